@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` (chat page) and `make test` (lint + whole suite).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+STAMP  := $(VENV)/.installed
+
+.PHONY: install index run test lint format clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: the CPU build; unpinned, pip would pull several GB of CUDA wheels.
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[st,ui,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: $(STAMP)
+	$(BIN)/rag ingest corpus
+
+run: index
+	$(BIN)/python ui.py --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check rag tests ui.py
+	$(BIN)/ruff format --check rag tests ui.py
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format rag tests ui.py
+	$(BIN)/ruff check --fix rag tests ui.py
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,213 @@
+"""Answerers: one protocol, one registry. The default is extractive and needs no LLM weights."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag import lang as langmod
+from rag import text as textmod
+from rag.answers import Answer, Citation, Evidence
+from rag.errors import RagError
+from rag.store import SentenceRow
+
+# An amount: a number not glued to a product name (H200) and not a bare year, or a Chinese numeral.
+_FIGURE = re.compile(
+    r"(?<![A-Za-z\d.,])(?!(?:19|20)\d\d(?![\d%]|[.,]\d|\s*(?:%|percent|por ciento|Prozent)))\d[\d.,]*"
+    r"|[零一二三四五六七八九十百千万亿两]+(?:倍|%|个|万|亿|元)|百分之",
+    re.IGNORECASE,
+)
+# Names: capitalised words after the first word, product codes, and numbers.
+_NAME = re.compile(r"(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w-]*|\w*\d[\w.,-]*)")
+_QUESTION_END = ("?", "？", "¿")
+_SENTENCE_END = tuple(".!?。！？…\"'”’»)")
+
+
+class Answerer(ABC):
+    name: str
+
+    @abstractmethod
+    def answer(self, evidence: Evidence) -> Answer:
+        """An answer citing only passages from `evidence`, or an abstention."""
+
+    def abstain(self, evidence: Evidence) -> Answer:
+        message = langmod.abstain_message(evidence.question_lang)
+        return Answer(message, True, [], question_lang=evidence.question_lang, answerer=self.name)
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    sentence: SentenceRow
+    score: float
+    dense: float
+    overlap: float
+    has_figure: bool
+
+
+@dataclass(frozen=True)
+class ExtractiveSettings:
+    """Weights of the sentence score and the evidence bar; tuned on the seed questions."""
+
+    overlap_weight: float = 0.15
+    chunk_rank_weight: float = 0.03
+    figure_bonus: float = 0.04
+    short_penalty: float = 0.04
+    heading_penalty: float = 0.04
+    question_penalty: float = 0.10
+    unknown_name_penalty: float = 0.05
+    unknown_word_penalty: float = 0.025
+    max_unknown_penalty: float = 0.15
+    min_dense: float = 0.80
+    min_score: float = 0.90
+    keep_within: float = 0.025
+    max_sentences: int = 3
+    duplicate_cosine: float = 0.95
+
+
+class ExtractiveAnswerer(Answerer):
+    """Picks the sentences that best answer the question and cites each one.
+
+    A sentence's score is its embedding similarity to the question, plus lexical overlap (names,
+    figures, stems), plus a small prior from its chunk's retrieval rank; a question asking for an
+    amount prefers sentences with figures. Below the evidence bar it abstains rather than guess.
+    """
+
+    name = "extractive"
+
+    def __init__(self, settings: ExtractiveSettings | None = None) -> None:
+        self.settings = settings or ExtractiveSettings()
+
+    def score_sentences(self, evidence: Evidence) -> list[ScoredSentence]:
+        index, s = evidence.index, self.settings
+        wants_figure = langmod.asks_for_quantity(evidence.question)
+        question_tokens = set(textmod.lexical_tokens(evidence.question, index.langs))
+        scored = []
+        for hit in evidence.hits:
+            rows = list(hit.chunk.sentence_rows)
+            if not rows:
+                continue
+            dense = index.sentence_vectors[rows] @ evidence.query_vector
+            for row, sim in zip(rows, dense, strict=True):
+                sentence = index.sentences[row]
+                tokens = set(textmod.lexical_tokens(sentence.text, [hit.chunk.lang]))
+                overlap = len(question_tokens & tokens) / max(1, len(question_tokens))
+                has_figure = bool(_FIGURE.search(sentence.text))
+                score = float(sim) + s.overlap_weight * overlap
+                score += s.chunk_rank_weight / (1 + hit.rank)
+                if wants_figure:
+                    score += s.figure_bonus if has_figure else -s.figure_bonus
+                score -= self._form_penalty(sentence.text, len(tokens))
+                scored.append(ScoredSentence(sentence, score, float(sim), overlap, has_figure))
+        return sorted(scored, key=lambda x: -x.score)
+
+    def unknown_terms(self, evidence: Evidence) -> tuple[list[str], list[str]]:
+        """Question terms found nowhere in the index: (names, other words).
+
+        Counted only for a language the index holds: a same-language question about "employees"
+        or "Dividende" over articles that never use the word is rarely answerable, however close
+        the embeddings put it to the topic. Names (capitalised words, numbers, whole CJK words)
+        weigh more than ordinary words, which a paraphrase may simply have replaced.
+        """
+        index = evidence.index
+        if index.bm25 is None or evidence.question_lang not in index.langs:
+            return [], []
+        vocab = index.bm25.vocab_dict
+        content = langmod.without_interrogatives(evidence.question)
+        lang = [evidence.question_lang]
+
+        def missing(text: str) -> list[str]:
+            tokens = textmod.lexical_tokens(text, lang)
+            return [t for t in dict.fromkeys(tokens) if t not in vocab and not langmod.has_cjk(t)]
+
+        names = _NAME.findall(content)
+        name_terms = missing(" ".join(names))
+        words = [t for t in missing(_NAME.sub(" ", content)) if t not in name_terms]
+        # CJK bigrams that straddle two words are often unseen; a missing *word* is a run of them.
+        for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
+            bigrams = [run[i : i + 2] for i in range(len(run) - 1)]
+            gaps = [b not in vocab for b in bigrams]
+            if any(a and b for a, b in zip(gaps, gaps[1:], strict=False)):
+                name_terms.append(run)
+        return name_terms, words
+
+    def _form_penalty(self, sentence: str, n_tokens: int) -> float:
+        """Headings, fragments and the article's own rhetorical questions answer nothing."""
+        s = self.settings
+        penalty = s.short_penalty if n_tokens < 5 else 0.0
+        stripped = sentence.rstrip()
+        if stripped.endswith(_QUESTION_END):
+            penalty += s.question_penalty
+        elif not stripped.endswith(_SENTENCE_END):
+            penalty += s.heading_penalty
+        return penalty
+
+    def _select(self, ranked: list[ScoredSentence], evidence: Evidence) -> list[ScoredSentence]:
+        s = self.settings
+        best = ranked[0]
+        chosen = [best]
+        for candidate in ranked[1:]:
+            if len(chosen) >= s.max_sentences or candidate.score < best.score - s.keep_within:
+                break
+            vectors = evidence.index.sentence_vectors
+            if any(
+                float(vectors[candidate.sentence.row] @ vectors[c.sentence.row])
+                > s.duplicate_cosine
+                for c in chosen
+            ):
+                continue
+            chosen.append(candidate)
+        return chosen
+
+    def answer(self, evidence: Evidence) -> Answer:
+        ranked = self.score_sentences(evidence)
+        s = self.settings
+        if not ranked or ranked[0].dense < s.min_dense:
+            return self.abstain(evidence)
+        names, words = self.unknown_terms(evidence)
+        penalty = len(names) * s.unknown_name_penalty + len(words) * s.unknown_word_penalty
+        if ranked[0].score - min(penalty, s.max_unknown_penalty) < s.min_score:
+            return self.abstain(evidence)
+        if langmod.asks_for_quantity(evidence.question) and not ranked[0].has_figure:
+            return self.abstain(evidence)
+        chosen = self._select(ranked, evidence)
+        citations = []
+        parts = []
+        for n, item in enumerate(chosen, start=1):
+            sentence = item.sentence
+            article = evidence.index.article(sentence.doc_id)
+            citations.append(
+                Citation(
+                    n=n,
+                    doc_id=sentence.doc_id,
+                    title=article.title,
+                    date=article.date,
+                    lang=evidence.index.chunks[sentence.chunk_row].lang,
+                    quote=sentence.text,
+                    start=sentence.start,
+                    end=sentence.end,
+                )
+            )
+            parts.append(f"{sentence.text} [{n}]")
+        return Answer(
+            " ".join(parts),
+            False,
+            citations,
+            question_lang=evidence.question_lang,
+            answerer=self.name,
+        )
+
+
+_REGISTRY: dict[str, Callable[[], Answerer]] = {"extractive": ExtractiveAnswerer}
+
+
+def known_answerers() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_answerer(name: str | None = None) -> Answerer:
+    name = (name or "extractive").strip()
+    if name not in _REGISTRY:
+        raise RagError(f"unknown answerer {name!r}; known: {', '.join(known_answerers())}")
+    return _REGISTRY[name]()

@@ -1,0 +1,64 @@
+"""What every answerer returns: an answer whose every `[n]` maps to a quoted span of an article."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rag.retrieval import Hit
+from rag.store import Index
+
+CITATION_MARK = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    lang: str
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass
+class Answer:
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    question_lang: str = "en"
+    answerer: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [asdict(c) for c in self.citations],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "question_lang": self.question_lang,
+            "answerer": self.answerer,
+        }
+
+    def check_citations(self) -> None:
+        """Every [n] in the text has an entry and every entry is used: the contract front ends rely on."""
+        used = {int(n) for n in CITATION_MARK.findall(self.answer)}
+        listed = {c.n for c in self.citations}
+        if used != listed:
+            raise AssertionError(f"citations used {sorted(used)} but listed {sorted(listed)}")
+
+
+@dataclass
+class Evidence:
+    """What an answerer gets: the question, its embedding and the retrieved chunks."""
+
+    question: str
+    question_lang: str
+    query_vector: np.ndarray
+    hits: list[Hit]
+    index: Index

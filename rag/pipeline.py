@@ -1,0 +1,149 @@
+"""The one `answer()` every front end calls: CLI, chat page, Slack bot and eval runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag import lang as langmod
+from rag import store
+from rag.answerers import Answerer, get_answerer
+from rag.answers import Answer, Evidence
+from rag.corpus import load_articles
+from rag.embedders import Embedder, get_embedder
+from rag.errors import RagError
+from rag.retrieval import Filters, Hit, search
+
+DEFAULT_INDEX = Path("index")
+DEFAULT_CORPUS = Path("corpus")
+ANSWER_CONTEXT_CHUNKS = 6
+MAX_QUESTION_CHARS = 2000
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("RAG_INDEX", DEFAULT_INDEX))
+
+
+def default_corpus_dir() -> Path:
+    return Path(os.environ.get("RAG_CORPUS", DEFAULT_CORPUS))
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000
+
+
+def check_question(question: str) -> str:
+    question = " ".join(question.split())
+    if not question:
+        raise RagError("the question is empty: ask something, e.g. rag ask 'Who may buy the H200?'")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise RagError(f"the question is {len(question)} characters long; keep it under 2000")
+    return question
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings_ms: dict[str, float]
+
+    def to_dicts(self, index: store.Index) -> list[dict[str, Any]]:
+        return [hit_dict(index, hit) for hit in self.hits]
+
+
+def hit_dict(index: store.Index, hit: Hit) -> dict[str, Any]:
+    article = index.article(hit.chunk.doc_id)
+    return {
+        "doc_id": hit.chunk.doc_id,
+        "chunk_id": hit.chunk.chunk_id,
+        "score": round(hit.score, 6),
+        "text": hit.chunk.text,
+        "lang": hit.chunk.lang,
+        "title": article.title,
+        "date": article.date,
+        "start": hit.chunk.start,
+        "end": hit.chunk.end,
+    }
+
+
+class RAG:
+    """An opened index with its embedder and answerer, loaded once and reused across questions."""
+
+    def __init__(
+        self,
+        index_dir: Path | None = None,
+        embedder: str | None = None,
+        answerer: str | Answerer | None = None,
+    ) -> None:
+        self.index = store.open_index(index_dir or default_index_dir())
+        self.embedder: Embedder = get_embedder(embedder or self.index.embedder_name)
+        self.index.check_embedder(self.embedder)
+        self.answerer = answerer if isinstance(answerer, Answerer) else get_answerer(answerer)
+
+    @classmethod
+    def open_or_build(
+        cls,
+        index_dir: Path | None = None,
+        corpus_dir: Path | None = None,
+        embedder: str | None = None,
+        answerer: str | Answerer | None = None,
+        on_build: Callable[[str], None] | None = None,
+    ) -> RAG:
+        """First use builds the index from the corpus folder, so `rag ask` works out of the box."""
+        index_dir = index_dir or default_index_dir()
+        if not store.exists(index_dir):
+            corpus_dir = corpus_dir or default_corpus_dir()
+            if not corpus_dir.is_dir():
+                raise RagError(
+                    f"no index at {index_dir} and no corpus folder at {corpus_dir}: "
+                    f"run `rag ingest PATH --index {index_dir}` first"
+                )
+            if on_build is not None:
+                on_build(f"no index at {index_dir} yet: building it from {corpus_dir}/ ...")
+            store.ingest(index_dir, load_articles([corpus_dir]), embedder_name=embedder)
+        return cls(index_dir, embedder=embedder, answerer=answerer)
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> SearchResult:
+        query = check_question(query)
+        if k < 1:
+            raise RagError(f"-k must be at least 1, not {k}")
+        timings: dict[str, float] = {}
+        with _timed(timings, "embed"):
+            vector = self.embedder.embed_query(query)
+        with _timed(timings, "search"):
+            hits = search(self.index, query, vector, k=k, filters=filters)
+        timings["total"] = timings["embed"] + timings["search"]
+        return SearchResult(hits, timings)
+
+    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+        question = check_question(question)
+        timings: dict[str, float] = {}
+        with _timed(timings, "embed"):
+            vector = self.embedder.embed_query(question)
+            question_lang = langmod.detect_question(question)
+        with _timed(timings, "search"):
+            hits = search(self.index, question, vector, k=ANSWER_CONTEXT_CHUNKS, filters=filters)
+        evidence = Evidence(question, question_lang, vector, hits, self.index)
+        with _timed(timings, "answer"):
+            result = self.answerer.answer(evidence)
+        result.timings_ms = {**timings, "total": sum(timings.values())}
+        return result
+
+
+def answer(
+    question: str,
+    index_dir: Path | None = None,
+    answerer: str | None = None,
+    filters: Filters | None = None,
+) -> Answer:
+    """One-shot convenience: open (or build) the index and answer one question."""
+    return RAG.open_or_build(index_dir, answerer=answerer).ask(question, filters=filters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -128,7 +129,7 @@ class ExtractiveAnswerer(Answerer):
         for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
             bigrams = [run[i : i + 2] for i in range(len(run) - 1)]
             gaps = [b not in vocab for b in bigrams]
-            if any(a and b for a, b in zip(gaps, gaps[1:], strict=False)):
+            if any(a and b for a, b in itertools.pairwise(gaps)):
                 name_terms.append(run)
         return name_terms, words
 

@@ -226,7 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rag: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("rag: interrupted; the index is unchanged unless a write had completed", file=sys.stderr)
+        print(
+            "rag: interrupted; the index is unchanged unless a write had completed", file=sys.stderr
+        )
         return 130
     except BrokenPipeError:
         return 0

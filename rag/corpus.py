@@ -39,7 +39,7 @@ _TRAILER = re.compile(
 )
 # Inline insertions inside article sentences (spam keywords, trailing ad labels).
 _JUNK_INLINE = re.compile(r"配资炒股(官方网|官网|平台)?|[ \t]+Anzeige[ \t]*$", re.MULTILINE)
-_ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
+_ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 
 
@@ -134,7 +134,7 @@ def _parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
 
 
 def _html_article(html: str) -> tuple[dict[str, Any], str]:
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(html)
     meta: dict[str, Any] = {}
@@ -207,7 +207,9 @@ def _json_articles(path: Path, objects: Iterable[tuple[str, Any]]) -> Iterator[A
             raise RagError(f"{path}{where}: expected a JSON object with at least a 'text' field")
         text = obj.get("text")
         if not isinstance(text, str):
-            raise RagError(f"{path}{where}: missing 'text' (fields: id, title, date, lang, url, text)")
+            raise RagError(
+                f"{path}{where}: missing 'text' (fields: id, title, date, lang, url, text)"
+            )
         doc_id = str(obj.get("id") or f"{path.stem}-{where.strip(':# ') or 0}")
         yield make_article(doc_id, text.replace("\r\n", "\n"), obj, f"{path}{where}")
 

@@ -95,16 +95,17 @@ class SentenceTransformerEmbedder(Embedder):
             raise MissingExtra("sentence-transformers", "st") from None
         path = Path(model).expanduser()
         try:
-            self._model = SentenceTransformer(
-                str(path) if path.exists() else model, device="cpu"
-            )
+            self._model = SentenceTransformer(str(path) if path.exists() else model, device="cpu")
         except Exception as err:  # the library raises many kinds for a model it cannot find
             raise RagError(
                 f"cannot load sentence-transformers model {model!r} offline: give a local "
                 f"model folder or a name already in the Hugging Face cache ({type(err).__name__})"
             ) from None
         self.id = "st:" + (_folder_fingerprint(path) if path.exists() else model)
-        self.dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise RagError(f"sentence-transformers model {model!r} does not report its dimension")
+        self.dim = int(dim)
         prompts = getattr(self._model, "prompts", {}) or {}
         e5_style = "e5" in model.lower() and not prompts
         self._prefix = {

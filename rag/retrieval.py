@@ -64,7 +64,8 @@ def dense_ranking(
     if index.faiss.ntotal == 0 or (rows is not None and len(rows) == 0):
         return []
     n = min(n, index.faiss.ntotal if rows is None else len(rows))
-    params = None if rows is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
+    selector = None if rows is None else faiss.IDSelectorBatch(rows)
+    params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
     scores, ids = index.faiss.search(query_vector.reshape(1, -1), n, params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 

@@ -208,12 +208,16 @@ def exists(index_dir: Path) -> bool:
 def open_index(index_dir: Path) -> Index:
     """Load the live version; a missing or foreign folder gets a message saying what to run."""
     if not exists(index_dir):
-        raise RagError(f"no index at {index_dir}: run `rag ingest corpus --index {index_dir}` first")
+        raise RagError(
+            f"no index at {index_dir}: run `rag ingest corpus --index {index_dir}` first"
+        )
     version_dir = index_dir / (index_dir / CURRENT).read_text().strip()
     try:
         manifest = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise RagError(f"index at {index_dir} is damaged ({err}); rebuild it with rag ingest")
+        raise RagError(
+            f"index at {index_dir} is damaged ({err}); rebuild it with rag ingest"
+        ) from None
     if manifest.get("format") != FORMAT_VERSION:
         raise RagError(
             f"index at {index_dir} has format {manifest.get('format')}, this rag reads "
@@ -351,9 +355,7 @@ def _embed_entries(
     """Embed all new chunks and sentences under one progress bar; time only the embedder."""
     from tqdm import tqdm
 
-    chunk_texts = [
-        chunk_passage(e.article.title, c["text"]) for e in entries for c in e.chunks
-    ]
+    chunk_texts = [chunk_passage(e.article.title, c["text"]) for e in entries for c in e.chunks]
     sentence_texts = [s[2] for e in entries for c in e.chunks for s in c["sentences"]]
     total = len(chunk_texts) + len(sentence_texts)
     with tqdm(

@@ -7,6 +7,7 @@ article's original text, so that a citation can quote and highlight the exact sp
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -44,7 +45,9 @@ _WORD = f"{_LETTERS}+(?:\\d+{_LETTERS}*)*"
 _LEXEME = re.compile(f"(?P<cjk>{_CJK_RUN})|(?P<num>(?>{_NUMBER}))|(?P<word>{_WORD})")
 _NUMBER_SEPARATORS = re.compile(r"[.,'\u2019\u00a0]")
 # "%", "percent", "Prozent", "por ciento", "百分之" all say the same thing: one shared token.
-_PERCENT = re.compile(r"[%％]|\b(?:per\s?cent|prozent|por\s+ciento|pour\s?cent|per\s+cento)\b|百分之")
+_PERCENT = re.compile(
+    r"[%％]|\b(?:per\s?cent|prozent|por\s+ciento|pour\s?cent|per\s+cento)\b|百分之"
+)
 PERCENT_TOKEN = "pct"
 
 
@@ -197,7 +200,7 @@ def _split_long_sentence(
     cuts.append(len(sentence.text))
     base = clean.clean_offset(sentence.start)
     pieces = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in itertools.pairwise(cuts):
         a, b = _strip_span(sentence.text, a, b)
         if b > a:
             o_start, o_end = clean.original_span(base + a, base + b)

@@ -37,7 +37,7 @@ def test_spanish_and_english_sentences() -> None:
 
 def test_headlines_without_full_stop_are_their_own_sentence() -> None:
     raw = "Alibaba im Aufwind\nDie Aktien haben zugelegt. Mehr folgt."
-    assert [s.text for s in _sentences(raw, "de")][0] == "Alibaba im Aufwind"
+    assert next(s.text for s in _sentences(raw, "de")) == "Alibaba im Aufwind"
 
 
 @pytest.mark.parametrize("path", sorted(SEED_CORPUS.glob("*.txt")), ids=lambda p: p.stem[:3])

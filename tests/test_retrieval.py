@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.pipeline import RAG
+from rag.retrieval import Filters
+from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ZH
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "within"),
+    [
+        ("Wie viele Einheiten des H200 will Alibaba abnehmen?", DOC_DE, 1),
+        ("Welche Analysten werten die Zulassung als Kaufsignal?", DOC_DE, 1),
+        ("英伟达盘后股价上涨了多少？", DOC_ZH, 1),
+        ("H200的理论AI算力是H20的多少倍？", DOC_ZH, 1),
+        ("¿Qué cuota de mercado tiene Alibaba Cloud en China?", DOC_EN_STOCK, 1),
+        ("How much did Alibaba raise with zero-coupon convertible bonds?", DOC_EN_STOCK, 1),
+        # The Spanish headline chunk of 000 attracts Spanish questions; the answer is still found.
+        ("¿Cuánta memoria HBM3E tiene el H200?", DOC_EN_ORDERS, 3),
+    ],
+)
+def test_questions_in_any_language_find_the_right_article(
+    seed_rag: RAG, question: str, doc_id: str, within: int
+) -> None:
+    hits = seed_rag.search(question, k=within).hits
+    assert doc_id in {h.chunk.doc_id for h in hits}, [h.chunk.chunk_id for h in hits]
+
+
+def test_both_rankings_contribute(seed_rag: RAG) -> None:
+    hits = seed_rag.search("Vey-Sern Ling Union Bancaire Privee", k=5).hits
+    assert hits[0].chunk.doc_id == DOC_DE
+    assert hits[0].dense is not None and hits[0].lexical is not None and hits[0].lexical > 0
+
+
+def test_language_filter(seed_rag: RAG) -> None:
+    hits = seed_rag.search("H200 export fee", k=5, filters=Filters(lang="zh")).hits
+    assert hits and all(h.chunk.lang == "zh" for h in hits)
+
+
+def test_document_filter(seed_rag: RAG) -> None:
+    hits = seed_rag.search("Alibaba", k=10, filters=Filters(doc_ids=frozenset({DOC_DE}))).hits
+    assert hits and {h.chunk.doc_id for h in hits} == {DOC_DE}
+
+
+def test_date_filter_keeps_only_dated_articles_in_range(seed_rag: RAG) -> None:
+    hits = seed_rag.search(
+        "Alibaba H200", k=20, filters=Filters(date_from="2026-01-11", date_to="2026-01-31")
+    ).hits
+    assert hits and {h.chunk.doc_id for h in hits} == {DOC_DE}
+    none = seed_rag.search("Alibaba", k=5, filters=Filters(date_from="2030-01-01")).hits
+    assert none == []
+
+
+def test_k_bounds_the_results(seed_rag: RAG) -> None:
+    assert len(seed_rag.search("Nvidia", k=2).hits) == 2
+    assert len(seed_rag.search("Nvidia", k=500).hits) == len(seed_rag.index.chunks)

@@ -276,15 +276,20 @@ def chunk_passage(title: str, chunk_text: str) -> str:
 
 
 def _reusable_vectors(old: Index | None, keep: set[str]) -> tuple[dict[str, np.ndarray], ...]:
+    """Vectors of the documents that did not change, grouped by document in one pass."""
     chunk_vecs: dict[str, np.ndarray] = {}
     sent_vecs: dict[str, np.ndarray] = {}
     if old is None:
         return chunk_vecs, sent_vecs
-    for doc_id in keep:
-        rows = [c for c in old.chunks if c.doc_id == doc_id]
-        chunk_vecs[doc_id] = old.chunk_vectors[[c.row for c in rows]]
-        sent_rows = [r for c in rows for r in c.sentence_rows]
-        sent_vecs[doc_id] = old.sentence_vectors[sent_rows]
+    chunk_rows: dict[str, list[int]] = {}
+    sentence_rows: dict[str, list[int]] = {}
+    for chunk in old.chunks:
+        if chunk.doc_id in keep:
+            chunk_rows.setdefault(chunk.doc_id, []).append(chunk.row)
+            sentence_rows.setdefault(chunk.doc_id, []).extend(chunk.sentence_rows)
+    for doc_id, rows in chunk_rows.items():
+        chunk_vecs[doc_id] = old.chunk_vectors[rows]
+        sent_vecs[doc_id] = old.sentence_vectors[sentence_rows[doc_id]]
     return chunk_vecs, sent_vecs
 
 

@@ -127,8 +127,7 @@ class ExtractiveAnswerer(Answerer):
         words = [t for t in missing(_NAME.sub(" ", content)) if t not in name_terms]
         # CJK bigrams that straddle two words are often unseen; a missing *word* is a run of them.
         for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
-            bigrams = [run[i : i + 2] for i in range(len(run) - 1)]
-            gaps = [b not in vocab for b in bigrams]
+            gaps = [b not in vocab for b in textmod.cjk_bigrams(run)]
             if any(a and b for a, b in itertools.pairwise(gaps)):
                 name_terms.append(run)
         return name_terms, words

@@ -64,8 +64,10 @@ def dense_ranking(
     if index.faiss.ntotal == 0 or (rows is not None and len(rows) == 0):
         return []
     n = min(n, index.faiss.ntotal if rows is None else len(rows))
-    selector = None if rows is None else faiss.IDSelectorBatch(rows)
-    params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+    params = None
+    if rows is not None:
+        selector = faiss.IDSelectorBatch(rows)  # kept referenced until the search returns
+        params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
     scores, ids = index.faiss.search(query_vector.reshape(1, -1), n, params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 

@@ -259,7 +259,7 @@ def _stopwords(lang: str) -> frozenset[str]:
     return frozenset(getattr(bm25s.stopwords, _STOPWORD_LISTS[lang]))
 
 
-def _cjk_bigrams(run: str) -> list[str]:
+def cjk_bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]
     return [run[i : i + 2] for i in range(len(run) - 1)]
@@ -281,7 +281,7 @@ def lexical_tokens(text: str, langs: Iterable[str]) -> list[str]:
         folded = _PERCENT.sub(" ", folded)
     for match in _LEXEME.finditer(folded):
         if match.group("cjk"):
-            tokens.extend(_cjk_bigrams(match.group("cjk")))
+            tokens.extend(cjk_bigrams(match.group("cjk")))
         elif match.group("num"):
             tokens.append(_NUMBER_SEPARATORS.sub("", match.group("num")))
         else:

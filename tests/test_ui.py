@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import socket
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import ui  # noqa: E402
+import ui
 
 
 def test_respond_shows_progress_then_cited_answer(seed_index: Path) -> None:

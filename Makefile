@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: the CPU build; unpinned, pip would pull several GB of CUDA wheels.
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[st,ui,dev]"
+	$(BIN)/pip install -q -e ".[st,ui,eval,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

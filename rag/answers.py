@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.figures import FigureCheck
 from rag.retrieval import Hit
 from rag.store import Index
 
@@ -34,6 +35,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     question_lang: str = "en"
     answerer: str = ""
+    figures: list[FigureCheck] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,7 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "question_lang": self.question_lang,
             "answerer": self.answerer,
+            "figures": [f.to_dict() for f in self.figures],
         }
 
     def check_citations(self) -> None:

@@ -47,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--llm", default=None, help="answerer (default: extractive)")
 
+    ev = with_index(sub.add_parser("eval", help="run the figure eval set and write a report"))
+    ev.add_argument("--set", type=Path, default=None, help="eval set (default eval/figures.jsonl)")
+    ev.add_argument(
+        "--llm",
+        action="append",
+        default=None,
+        help="answerer to measure; repeat to compare several (default: extractive)",
+    )
+    ev.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
+    ev.add_argument("--gate", action="store_true", help="exit 1 if below eval/thresholds.json")
+    ev.add_argument("--thresholds", type=Path, default=None, help="thresholds file for --gate")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+
     remove = with_index(sub.add_parser("remove", help="delete a document from the index"))
     remove.add_argument("doc_ids", nargs="+", help="document id(s)")
     info = with_index(sub.add_parser("info", help="what the index holds and how it was built"))
@@ -115,7 +128,8 @@ def _open(args: argparse.Namespace, answerer: str | None = None) -> Any:
     def say(message: str) -> None:
         print(message, file=sys.stderr)
 
-    return RAG.open_or_build(args.index, embedder=args.embedder, answerer=answerer, on_build=say)
+    embedder = getattr(args, "embedder", None)
+    return RAG.open_or_build(args.index, embedder=embedder, answerer=answerer, on_build=say)
 
 
 def _print_json(obj: Any) -> None:
@@ -178,6 +192,35 @@ def cmd_ask(args: argparse.Namespace) -> None:
                   f"chars {c.start}-{c.end})")  # fmt: skip
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from rag import evaluation
+
+    rag = _open(args)
+    set_path = args.set or evaluation.DEFAULT_SET
+    answerers = [name for value in (args.llm or ["extractive"]) for name in value.split(",")]
+    folder, runs = evaluation.evaluate(rag, set_path, answerers, args.out, not args.quiet)
+    for run in runs:
+        s = run.summary
+        lat = s["latency_ms"]["total"]
+        print(
+            f"{run.answerer}: figure accuracy {s['figure_accuracy']}, citation precision "
+            f"{s['citation_precision']}, recall {s['citation_recall']}, abstention precision "
+            f"{s['abstention_precision']}, recall {s['abstention_recall']}, retrieval "
+            f"{s['retrieval']}, total p50 {lat['p50']} ms p95 {lat['p95']} ms"
+        )
+    print(f"report: {folder / 'report.md'}")
+    if args.gate:
+        thresholds = evaluation.load_thresholds(args.thresholds or evaluation.DEFAULT_THRESHOLDS)
+        failures = [
+            f"{run.answerer} {line}"
+            for run in runs
+            for line in evaluation.gate(run.summary, thresholds.get("figures", {}))
+        ]
+        if failures:
+            raise RagError("below the committed thresholds: " + "; ".join(failures))
+        print("gate: all metrics at or above eval/thresholds.json")
+
+
 def cmd_remove(args: argparse.Namespace) -> None:
     from rag import store
     from rag.pipeline import default_index_dir
@@ -210,6 +253,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "ask": cmd_ask,
+    "eval": cmd_eval,
     "remove": cmd_remove,
     "info": cmd_info,
 }

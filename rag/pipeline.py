@@ -17,7 +17,8 @@ from rag.answers import Answer, Evidence
 from rag.corpus import load_articles
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
-from rag.retrieval import Filters, Hit, search
+from rag.figures import FigureCheck, verify
+from rag.retrieval import Filters, Hit, search, sentence_similarities
 
 DEFAULT_INDEX = Path("index")
 DEFAULT_CORPUS = Path("corpus")
@@ -131,12 +132,21 @@ class RAG:
             vector = self.embedder.embed_query(question)
             question_lang = langmod.detect_question(question)
         with _timed(timings, "search"):
-            hits = search(self.index, question, vector, k=ANSWER_CONTEXT_CHUNKS, filters=filters)
+            sims = sentence_similarities(self.index, vector)
+            hits = search(self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, sims)
         evidence = Evidence(question, question_lang, vector, hits, self.index)
         with _timed(timings, "answer"):
             result = self.answerer.answer(evidence)
+        with _timed(timings, "verify"):
+            result.figures = check_figures(result)
         result.timings_ms = {**timings, "total": sum(timings.values())}
         return result
+
+
+def check_figures(result: Answer) -> list[FigureCheck]:
+    """Every figure in the answer, checked against the quotes its sentence cites."""
+    passages = {c.n: (c.quote, c.lang) for c in result.citations}
+    return verify(result.answer, passages, result.question_lang)
 
 
 def answer(

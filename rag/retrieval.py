@@ -89,21 +89,71 @@ def lexical_ranking(
     return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
+MIN_SENTENCES_PER_LANG = 20
+
+
+def sentence_similarities(index: Index, query_vector: np.ndarray) -> np.ndarray:
+    """Cosine of the query with every sentence, each language lifted to the same mean.
+
+    A small multilingual embedder scores any sentence in the question's own language higher
+    than a better answer in another: an English question ranks unrelated English sentences
+    above the one Chinese sentence with the figure. Lifting each language's scores to the
+    highest language mean (where it holds enough sentences to estimate one) removes that bias
+    from the ranking.
+    """
+    sims = index.sentence_vectors @ query_vector
+    lang_ids = index.sentence_lang_ids
+    if len(sims) == 0 or lang_ids.max(initial=0) == 0:
+        return sims
+    counts = np.bincount(lang_ids)
+    means = np.bincount(lang_ids, weights=sims) / np.maximum(counts, 1)
+    reliable = counts >= MIN_SENTENCES_PER_LANG
+    top = float(means[reliable].max()) if reliable.any() else 0.0
+    shift = np.where(reliable, top - means, 0.0)
+    return (sims + shift[lang_ids]).astype(np.float32)
+
+
+def sentence_ranking(
+    index: Index, sims: np.ndarray, rows: np.ndarray | None, n: int
+) -> list[tuple[int, float]]:
+    """Chunks ranked by their best-matching sentence.
+
+    A 200-token chunk's one vector blurs the single sentence a question is about, most of all
+    across languages; the sentence vectors (already stored for the answerer) keep it sharp.
+    """
+    owners = index.sentence_chunk_rows
+    if len(owners) == 0:
+        return []
+    best = np.full(len(index.chunks), -np.inf, dtype=np.float32)
+    np.maximum.at(best, owners, sims)
+    if rows is not None:
+        allowed = np.zeros(len(best), dtype=bool)
+        allowed[rows] = True
+        best = np.where(allowed, best, -np.inf)
+    top = np.argsort(-best, kind="stable")[:n]
+    return [(int(i), float(best[i])) for i in top if np.isfinite(best[i])]
+
+
 def search(
     index: Index,
     query: str,
     query_vector: np.ndarray,
     k: int = 5,
     filters: Filters | None = None,
+    sentence_sims: np.ndarray | None = None,
 ) -> list[Hit]:
-    """Top-k chunks by RRF over the dense and the lexical rankings (each cut at CANDIDATES)."""
+    """Top-k chunks by RRF over the chunk-dense, lexical and best-sentence rankings (each cut at
+    CANDIDATES)."""
     filters = filters or Filters()
     rows = _admitted_rows(index, filters)
     depth = max(CANDIDATES, k)
     dense = dense_ranking(index, query_vector, rows, depth)
     lexical = lexical_ranking(index, query, rows, depth)
+    if sentence_sims is None:
+        sentence_sims = sentence_similarities(index, query_vector)
+    sentences = sentence_ranking(index, sentence_sims, rows, depth)
     fused: dict[int, float] = {}
-    for ranking in (dense, lexical):
+    for ranking in (dense, lexical, sentences):
         for rank, (row, _) in enumerate(ranking):
             fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
     dense_scores = dict(dense)

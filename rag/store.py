@@ -122,7 +122,12 @@ class Index:
         self.bm25 = bm25
         self.faiss = faiss_index
         self.chunks, self.sentences = _flatten(docs)
+        self.sentence_chunk_rows = np.array([s.chunk_row for s in self.sentences], dtype=np.int64)
         self.langs = tuple(sorted({c.lang for c in self.chunks})) or ("en",)
+        chunk_lang_ids = np.array([self.langs.index(c.lang) for c in self.chunks], dtype=np.int64)
+        self.sentence_lang_ids = (
+            chunk_lang_ids[self.sentence_chunk_rows] if len(chunk_lang_ids) else chunk_lang_ids
+        )
 
     @property
     def embedder_name(self) -> str:

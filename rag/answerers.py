@@ -20,8 +20,10 @@ _FIGURE = re.compile(
     r"|[零一二三四五六七八九十百千万亿两]+(?:倍|%|个|万|亿|元)|百分之",
     re.IGNORECASE,
 )
-# Names: capitalised words after the first word, product codes, and numbers.
-_NAME = re.compile(r"(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w-]*|\w*\d[\w.,-]*)")
+_DATE_OR_YEAR = re.compile(
+    r"(?<!\d)(?:1[0-9]|20)\d\d(?!\d)|\d{1,2}\s*(?:月|日)|[零一二三四五六七八九〇]{4}年",
+    re.IGNORECASE,
+)
 _QUESTION_END = ("?", "？", "¿")
 _SENTENCE_END = tuple(".!?。！？…\"'”’»)")
 
@@ -83,6 +85,7 @@ class ExtractiveAnswerer(Answerer):
     def score_sentences(self, evidence: Evidence) -> list[ScoredSentence]:
         index, s = evidence.index, self.settings
         wants_figure = langmod.asks_for_quantity(evidence.question)
+        wants_date = langmod.asks_for_date(evidence.question)
         question_tokens = set(textmod.lexical_tokens(evidence.question, index.langs))
         scored = []
         for hit in evidence.hits:
@@ -99,6 +102,8 @@ class ExtractiveAnswerer(Answerer):
                 score += s.chunk_rank_weight / (1 + hit.rank)
                 if wants_figure:
                     score += s.figure_bonus if has_figure else -s.figure_bonus
+                if wants_date:
+                    score += s.figure_bonus if _DATE_OR_YEAR.search(sentence.text) else 0.0
                 score -= self._form_penalty(sentence.text, len(tokens))
                 scored.append(ScoredSentence(sentence, score, float(sim), overlap, has_figure))
         return sorted(scored, key=lambda x: -x.score)
@@ -122,9 +127,9 @@ class ExtractiveAnswerer(Answerer):
             tokens = textmod.lexical_tokens(text, lang)
             return [t for t in dict.fromkeys(tokens) if t not in vocab and not langmod.has_cjk(t)]
 
-        names = _NAME.findall(content)
+        names = textmod.NAME_TERM.findall(content)
         name_terms = missing(" ".join(names))
-        words = [t for t in missing(_NAME.sub(" ", content)) if t not in name_terms]
+        words = [t for t in missing(textmod.NAME_TERM.sub(" ", content)) if t not in name_terms]
         # CJK bigrams that straddle two words are often unseen; a missing *word* is a run of them.
         for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
             gaps = [b not in vocab for b in textmod.cjk_bigrams(run)]

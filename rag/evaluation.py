@@ -7,7 +7,6 @@ answerer provides per-sentence support flags), so a new answerer is measured by 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -287,6 +286,8 @@ def gate(summary: dict[str, Any], minimums: dict[str, float]) -> list[str]:
     """The metrics below their committed minimum, as readable lines (empty: the gate passes)."""
     failures = []
     for metric, minimum in minimums.items():
+        if metric.startswith("_"):
+            continue  # a comment
         value: Any = summary
         for part in metric.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -426,8 +427,6 @@ def evaluate(
     progress: bool = True,
 ) -> tuple[Path, list[AnswererRun]]:
     """Run the set under each answerer and write the report; returns its folder and the runs."""
-    import platform
-
     from rag import reports
 
     items = load_eval_set(set_path)
@@ -442,7 +441,7 @@ def evaluate(
         "embedder": rag.index.embedder_id,
         "answerers": list(answerers),
         "started": started,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": reports.machine(),
     }
     write_report(folder, runs, meta)
     return folder, runs

@@ -85,6 +85,19 @@ def abstain_message(lang: str) -> str:
     return ABSTAIN.get(lang, ABSTAIN[DEFAULT_LANG])
 
 
+# Questions that ask for a time; answers to them should contain a year or a date.
+_WHEN = re.compile(
+    r"\b(when|what\s+year|which\s+year|in\s+what\s+year|wann|in\s+welchem\s+jahr|seit\s+wann|"
+    r"cu[aá]ndo|en\s+qu[eé]\s+a[nñ]o|quand|en\s+quelle\s+ann[eé]e|quando|em\s+que\s+ano)\b"
+    r"|什么时候|何时|哪一年|哪年|几月|哪天",
+    re.IGNORECASE,
+)
+
+
+def asks_for_date(question: str) -> bool:
+    return _WHEN.search(question) is not None
+
+
 def asks_for_quantity(question: str) -> bool:
     return _QUANTITY.search(question) is not None
 

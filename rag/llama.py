@@ -59,3 +59,30 @@ class HybridRetriever(BaseRetriever):
             node = TextNode(id_=record["chunk_id"], text=text, metadata=record)
             nodes.append(NodeWithScore(node=node, score=score))
         return nodes
+
+
+class OutOfTheBoxBaseline:
+    """llama-index as a new user gets it: `VectorStoreIndex` over whole documents with its
+    default `SentenceSplitter` and default retriever, on the same embedder as the product.
+
+    The benchmark measures the product's gain against this, side by side in one run.
+    """
+
+    def __init__(self, documents: dict[str, str], embedder: Embedder, progress: bool) -> None:
+        from llama_index.core import Document, VectorStoreIndex
+        from llama_index.core.node_parser import SentenceSplitter
+
+        docs = [Document(text=text, id_=doc_id) for doc_id, text in documents.items()]
+        self._index = VectorStoreIndex.from_documents(
+            docs,
+            embed_model=LlamaEmbedding(embedder),
+            transformations=[SentenceSplitter()],  # its defaults, passed rather than read
+            show_progress=progress,
+        )
+        self.nodes = len(self._index.docstore.docs)
+
+    def ranked_documents(self, query: str, query_vector: list[float], k: int) -> list[str]:
+        """Document ids of the top-k nodes, best first; the query's vector is computed once."""
+        retriever = self._index.as_retriever(similarity_top_k=k)
+        found = retriever.retrieve(QueryBundle(query_str=query, embedding=query_vector))
+        return list(dict.fromkeys(n.node.ref_doc_id or "" for n in found))

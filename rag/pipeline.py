@@ -18,7 +18,7 @@ from rag.corpus import load_articles
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
 from rag.figures import FigureCheck, verify
-from rag.retrieval import Filters, Hit, search, sentence_similarities
+from rag.retrieval import Filters, Hit, search
 
 DEFAULT_INDEX = Path("index")
 DEFAULT_CORPUS = Path("corpus")
@@ -132,8 +132,9 @@ class RAG:
             vector = self.embedder.embed_query(question)
             question_lang = langmod.detect_question(question)
         with _timed(timings, "search"):
-            sims = sentence_similarities(self.index, vector)
-            hits = search(self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, sims)
+            hits = search(
+                self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, question_lang
+            )
         evidence = Evidence(question, question_lang, vector, hits, self.index)
         with _timed(timings, "answer"):
             result = self.answerer.answer(evidence)

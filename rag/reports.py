@@ -24,6 +24,13 @@ def new_report_dir(root: Path | None = None, kind: str = "eval") -> Path:
     return folder
 
 
+def machine() -> str:
+    import os
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -259,6 +259,11 @@ def _stopwords(lang: str) -> frozenset[str]:
     return frozenset(getattr(bm25s.stopwords, _STOPWORD_LISTS[lang]))
 
 
+# Names: capitalised words after the first word, product codes and numbers; they read the same
+# in every language written in Latin script, so they may match across languages.
+NAME_TERM = re.compile(r"(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w-]*|\w*\d[\w.,-]*)")
+
+
 def cjk_bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]

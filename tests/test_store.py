@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import corpus, store
@@ -145,3 +146,45 @@ def test_seed_index_holds_every_article(seed_index: Path) -> None:
     info = index.info()
     assert info["documents"] == 5 and info["chunks"] == len(index.chunks) > 10
     assert json.dumps(info)  # serialisable for `rag info --json`
+
+
+def _clustered(n: int, dim: int = 64) -> np.ndarray:
+    """Unit vectors around 500 topics, like embeddings of text (uniform noise has no neighbours)."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(500, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    points = centres[rng.integers(0, 500, n)] + rng.normal(0, 0.05, (n, dim)).astype(np.float32)
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def test_large_indexes_switch_to_ivf_with_recall_against_exact_search() -> None:
+    import faiss
+
+    matrix, queries = np.split(_clustered(6100), [6000])  # queries from the same topics
+    small = store.build_vector_index(matrix[:500], 64, min_ann=1000)
+    assert isinstance(small, faiss.IndexFlatIP)
+    ann = store.build_vector_index(matrix, 64, min_ann=1000)
+    assert isinstance(ann, faiss.IndexIVFScalarQuantizer) and ann.nprobe < ann.nlist
+    exact = faiss.IndexFlatIP(64)
+    exact.add(matrix)
+    _, truth = exact.search(queries, 10)
+    _, found = ann.search(queries, 10)
+    assert store.recall_at(found, truth) >= 0.95
+
+
+def test_an_ivf_index_still_answers_and_keeps_exact_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    from rag.pipeline import RAG
+    from tests.conftest import SEED_CORPUS
+
+    monkeypatch.setattr(store, "ANN_MIN_CHUNKS", 10)
+    store.ingest(tmp_path / "ix", corpus.load_articles([SEED_CORPUS]), progress=False)
+    rag = RAG(tmp_path / "ix")
+    assert isinstance(rag.index.faiss, faiss.IndexIVFScalarQuantizer)
+    norms = np.linalg.norm(np.asarray(rag.index.chunk_vectors), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4)  # the exact vectors, not fp16 reconstructions
+    answer = rag.ask("How many Nvidia chips are Alibaba and ByteDance ready to order?")
+    assert "200,000" in answer.answer

@@ -381,12 +381,12 @@ def verify(
     language (an extractive answer quotes articles in theirs), `lang` being the fallback. Years
     and dates count as figures too: a wrong year misleads as much as a wrong price.
     """
-    from rag.lang import detect
+    from rag.lang import ABSTAIN, detect
 
     checks = []
     for offset, sentence, cited in answer_sentences(answer):
         masked = _MARKS.sub(lambda m: " " * len(m.group(0)), sentence)
-        for fig in extract(masked, detect(masked, default=lang)):
+        for fig in extract(masked, detect(masked, default=lang, candidates=tuple(ABSTAIN))):
             fig = replace(fig, start=fig.start + offset, end=fig.end + offset)
             support = _supporting(fig, cited, passages)
             checks.append(FigureCheck(fig, support is not None, support))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from functools import lru_cache
 from typing import Any
@@ -48,13 +49,20 @@ def cjk_language(text: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4)
-def _identifier(candidates: tuple[str, ...] | None) -> Any:
+@lru_cache(maxsize=1)
+def _full_identifier() -> Any:
+    """Decompressing the model costs ~0.35 s, so it happens once per process."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    if candidates:
-        identifier.set_languages(list(candidates))
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=4)
+def _identifier(candidates: tuple[str, ...] | None) -> Any:
+    if not candidates:
+        return _full_identifier()
+    identifier = copy.deepcopy(_full_identifier())  # set_languages narrows it in place
+    identifier.set_languages(list(candidates))
     return identifier
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from rag.errors import RagError
 from rag.figures import matches
 from rag.pipeline import RAG
+from rag.reports import shipped
 
-DEFAULT_SET = Path("eval/figures.jsonl")
-DEFAULT_THRESHOLDS = Path("eval/thresholds.json")
+DEFAULT_SET = shipped("eval/figures.jsonl")
+DEFAULT_THRESHOLDS = shipped("eval/thresholds.json")
 RETRIEVAL_K = (1, 3, 6)
 STAGES = ("embed", "search", "answer", "verify", "total")
 
@@ -383,10 +384,13 @@ def _lang_table(run: AnswererRun) -> str:
         [lang, f"{c}/{n}", round(c / n, 3)] for lang, (c, n) in data["by_question_lang"].items()
     ]
     rows += [[f"tag: {tag}", f"{c}/{n}", round(c / n, 3)] for tag, (c, n) in data["by_tag"].items()]
-    cross = [r for r in run.records if r.answerable and r.lang not in r.article_lang.split("+")]
-    if cross:
-        ok = sum(r.figure_correct for r in cross)
-        rows.append(["cross-lingual", f"{ok}/{len(cross)}", round(ok / len(cross), 3)])
+    answerable = [r for r in run.records if r.answerable]
+    cross = [r for r in answerable if r.lang not in r.article_lang.split("+")]
+    same = [r for r in answerable if r not in cross]
+    for label, group in (("same language as a source", same), ("cross-lingual", cross)):
+        if group:
+            ok = sum(r.figure_correct for r in group)
+            rows.append([label, f"{ok}/{len(group)}", round(ok / len(group), 3)])
     return md_table(["question language", "correct", "accuracy"], rows)
 
 

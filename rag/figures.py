@@ -337,7 +337,7 @@ class FigureCheck:
 _MARKS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(
     r"(?:[.!?](?=\s|\[|$)|[。！？])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*"
-    r"|(?:\s*\[\d+(?:\s*,\s*\d+)*\])+(?=\s+\S|$)"
+    r"|(?:\s*\[\d+(?:\s*,\s*\d+)*\])+(?=\s+[A-ZÀ-Þ\u3400-\u9fff]|\s*$)"
 )
 _ABBREVIATION = re.compile(r"(?:\b\w{1,3}|\w\.\w+)\.$")  # U.S. / vs. / Dez. / z.B.
 

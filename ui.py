@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.answerers import get_answerer
 from rag.answers import Answer
 from rag.errors import RagError
 from rag.pipeline import RAG
@@ -22,9 +23,20 @@ EXAMPLES = [
 WORKING = "_Searching the articles…_"
 
 
-def format_answer(answer: Answer) -> str:
-    """Answer text, then each cited source with the quoted sentence and where it sits."""
-    lines = [html.escape(answer.answer, quote=False)]
+def format_answer(answer: Answer, notice: str = "") -> str:
+    """Answer text, warnings about anything unverified, then each cited source with the
+    quoted sentence and where it sits."""
+    lines = [f"⚠️ {html.escape(notice)}", ""] if notice else []
+    lines.append(html.escape(answer.answer, quote=False))
+    warnings = [f"unsupported (no valid citation): “{s.text}”" for s in answer.sentences
+                if not s.supported]  # fmt: skip
+    warnings += [f"figure not found in the cited source: **{f.figure.text}**"
+                 for f in answer.figures if not f.supported]  # fmt: skip
+    if answer.dropped_citations:
+        dropped = ", ".join(str(n) for n in answer.dropped_citations)
+        warnings.append(f"dropped citations of sources that were not given: {dropped}")
+    if warnings:
+        lines += ["", "**Not verified**"] + [f"- ⚠️ {html.escape(w, quote=False)}" for w in warnings]
     if answer.citations:
         lines += ["", "**Sources**"]
         for c in answer.citations:
@@ -37,23 +49,50 @@ def format_answer(answer: Answer) -> str:
 
 
 class ChatBackend:
-    """Loads the index once and turns every failure into a message the page can show."""
+    """Loads the index once and turns every failure into a message the page can show.
 
-    def __init__(self, index_dir: Path | None = None) -> None:
+    When the configured LLM cannot be used (no key, server down, timeout) the page answers
+    with the extractive answerer and says why, rather than failing.
+    """
+
+    def __init__(self, index_dir: Path | None = None, answerer: str | None = None) -> None:
         self.index_dir = index_dir
+        self.answerer_name = answerer
         self._rag: RAG | None = None
+        self.setup_notice = ""
 
     def rag(self) -> RAG:
         if self._rag is None:
-            self._rag = RAG.open_or_build(self.index_dir)
+            try:
+                answerer = get_answerer(self.answerer_name)
+            except RagError as err:
+                self.setup_notice = f"The LLM is not available ({err}); extractive answers."
+                answerer = get_answerer("extractive")
+            self._rag = RAG.open_or_build(self.index_dir, answerer=answerer)
         return self._rag
 
     def respond(self, message: str, history: list[Any]) -> Iterator[str]:
         yield WORKING
         try:
-            yield format_answer(self.rag().ask(message))
+            rag = self.rag()
+            partial = ""
+            for event in rag.ask_stream(message):
+                if isinstance(event, Answer):
+                    yield format_answer(event, self.setup_notice)
+                    return
+                partial += event
+                yield html.escape(partial, quote=False) + " …"
         except RagError as err:
-            yield f"⚠️ {err}"
+            if self._rag is None or self._rag.answerer.name == "extractive":
+                yield f"⚠️ {err}"
+                return
+            notice = f"The LLM failed ({err}); this is the extractive answer instead."
+            try:
+                fallback = self._rag.ask(message, answerer=get_answerer("extractive"))
+            except RagError as again:
+                yield f"⚠️ {again}"
+                return
+            yield format_answer(fallback, notice)
 
 
 def build_app(backend: ChatBackend) -> Any:
@@ -78,8 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "7860")))
     parser.add_argument("--index", type=Path, default=None)
+    parser.add_argument("--llm", default=None, help="extractive or openai (default: RAG_LLM)")
     args = parser.parse_args(argv)
-    backend = ChatBackend(args.index)
+    backend = ChatBackend(args.index, args.llm)
     try:
         backend.rag()  # build or load before the page opens, so the first question is fast
     except RagError as err:

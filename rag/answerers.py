@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rag import lang as langmod
@@ -28,12 +29,22 @@ _QUESTION_END = ("?", "？", "¿")
 _SENTENCE_END = tuple(".!?。！？…\"'”’»)")
 
 
+# What a streaming answerer yields: text as it is produced, then the finished Answer.
+StreamEvent = str | Answer
+
+
 class Answerer(ABC):
     name: str
 
     @abstractmethod
     def answer(self, evidence: Evidence) -> Answer:
         """An answer citing only passages from `evidence`, or an abstention."""
+
+    def stream(self, evidence: Evidence) -> Iterator[StreamEvent]:
+        """Text as it is produced, then the Answer; one piece for answerers that do not stream."""
+        result = self.answer(evidence)
+        yield result.answer
+        yield result
 
     def abstain(self, evidence: Evidence) -> Answer:
         message = langmod.abstain_message(evidence.question_lang)
@@ -204,7 +215,16 @@ class ExtractiveAnswerer(Answerer):
         )
 
 
-_REGISTRY: dict[str, Callable[[], Answerer]] = {"extractive": ExtractiveAnswerer}
+def _llm_answerer() -> Answerer:
+    from rag.llm import LLMAnswerer
+
+    return LLMAnswerer()
+
+
+_REGISTRY: dict[str, Callable[[], Answerer]] = {
+    "extractive": ExtractiveAnswerer,
+    "openai": _llm_answerer,  # any OpenAI-compatible API, hosted or local: see rag/llm.py
+}
 
 
 def known_answerers() -> list[str]:
@@ -212,7 +232,8 @@ def known_answerers() -> list[str]:
 
 
 def get_answerer(name: str | None = None) -> Answerer:
-    name = (name or "extractive").strip()
+    """By name; with none given, RAG_LLM decides, and the default is the extractive one."""
+    name = (name or os.environ.get("RAG_LLM") or "extractive").strip()
     if name not in _REGISTRY:
         raise RagError(f"unknown answerer {name!r}; known: {', '.join(known_answerers())}")
     return _REGISTRY[name]()

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.citations import SentenceSupport
 from rag.figures import FigureCheck
 from rag.retrieval import Hit
 from rag.store import Index
@@ -36,6 +37,8 @@ class Answer:
     question_lang: str = "en"
     answerer: str = ""
     figures: list[FigureCheck] = field(default_factory=list)
+    sentences: list[SentenceSupport] = field(default_factory=list)
+    dropped_citations: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,8 @@ class Answer:
             "question_lang": self.question_lang,
             "answerer": self.answerer,
             "figures": [f.to_dict() for f in self.figures],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "dropped_citations": self.dropped_citations,
         }
 
     def check_citations(self) -> None:

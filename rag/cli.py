@@ -46,7 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         if name == "search":
             p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
         else:
-            p.add_argument("--llm", default=None, help="answerer (default: extractive)")
+            p.add_argument(
+                "--llm",
+                default=None,
+                help="extractive (default, offline) or openai (any OpenAI-compatible API: "
+                "RAG_LLM_BASE_URL, RAG_LLM_MODEL, RAG_LLM_API_KEY); default from RAG_LLM",
+            )
+            p.add_argument("--stream", action="store_true", help="print the answer as it comes")
 
     ev = with_index(sub.add_parser("eval", help="run the figure eval set and write a report"))
     ev.add_argument("--set", type=Path, default=None, help="eval set (default eval/figures.jsonl)")
@@ -205,14 +211,46 @@ def cmd_ask(args: argparse.Namespace) -> None:
     filters = _filters(args)
     rag = _open(args, answerer=args.llm)
     for question in questions:
-        answer = rag.ask(question, filters=filters)
         if args.json or args.batch:
-            _print_json(answer.to_dict())
+            _print_json(rag.ask(question, filters=filters).to_dict())
             continue
-        print(answer.answer)
+        answer = _stream_answer(rag, question, filters) if args.stream else None
+        if answer is None:
+            answer = rag.ask(question, filters=filters)
+            print(answer.answer)
         for c in answer.citations:
             print(f"  [{c.n}] {c.title} ({c.doc_id}, {c.lang}, {c.date or 'undated'}, "
                   f"chars {c.start}-{c.end})")  # fmt: skip
+        _print_warnings(answer)
+
+
+def _stream_answer(rag: Any, question: str, filters: Any) -> Any:
+    """Print text as it arrives; the final answer (valid citations only) replaces it if the
+    checks changed it."""
+    from rag.answers import Answer
+
+    streamed: list[str] = []
+    for event in rag.ask_stream(question, filters=filters):
+        if isinstance(event, Answer):
+            print(flush=True)
+            if event.answer.strip() != "".join(streamed).strip():
+                print(f"checked answer: {event.answer}")
+            return event
+        streamed.append(event)
+        print(event, end="", flush=True)
+    return None
+
+
+def _print_warnings(answer: Any) -> None:
+    unsupported = [s for s in answer.sentences if not s.supported]
+    if answer.dropped_citations:
+        numbers = ", ".join(str(n) for n in answer.dropped_citations)
+        print(f"  ! dropped citations of sources that were not given: {numbers}")
+    for s in unsupported:
+        print(f"  ! unsupported (no valid citation): {s.text}")
+    for f in answer.figures:
+        if not f.supported:
+            print(f"  ! figure not found in the cited source: {f.figure.text}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

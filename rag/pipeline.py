@@ -12,8 +12,9 @@ from typing import Any
 
 from rag import lang as langmod
 from rag import store
-from rag.answerers import Answerer, get_answerer
+from rag.answerers import Answerer, StreamEvent, get_answerer
 from rag.answers import Answer, Evidence
+from rag.citations import sentence_support
 from rag.corpus import load_articles
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
@@ -125,7 +126,23 @@ class RAG:
         timings["total"] = timings["embed"] + timings["search"]
         return SearchResult(hits, timings)
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+    def ask(
+        self, question: str, filters: Filters | None = None, answerer: Answerer | None = None
+    ) -> Answer:
+        final = None
+        for event in self.ask_stream(question, filters, answerer):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None  # ask_stream always ends with the answer
+        return final
+
+    def ask_stream(
+        self, question: str, filters: Filters | None = None, answerer: Answerer | None = None
+    ) -> Iterator[StreamEvent]:
+        """The one generator every front end reads: answer text as it is produced, then the
+        finished Answer with citations resolved, figures checked and stage timings.
+        `answerer` overrides the configured one for this question (a front end's fallback)."""
+        answerer = answerer or self.answerer
         question = check_question(question)
         timings: dict[str, float] = {}
         with _timed(timings, "embed"):
@@ -136,12 +153,23 @@ class RAG:
                 self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, question_lang
             )
         evidence = Evidence(question, question_lang, vector, hits, self.index)
-        with _timed(timings, "answer"):
-            result = self.answerer.answer(evidence)
+        started = time.perf_counter()
+        result: Answer | None = None
+        for event in answerer.stream(evidence):
+            if isinstance(event, Answer):
+                result = event
+                break
+            timings.setdefault("first_token", (time.perf_counter() - started) * 1000)
+            yield event
+        timings["answer"] = (time.perf_counter() - started) * 1000
+        assert result is not None, f"answerer {answerer.name} ended without an answer"
         with _timed(timings, "verify"):
             result.figures = check_figures(result)
-        result.timings_ms = {**timings, "total": sum(timings.values())}
-        return result
+            if not result.sentences and not result.abstained:
+                result.sentences = sentence_support(result.answer)
+        stages = ("embed", "search", "answer", "verify")
+        result.timings_ms = {**timings, "total": sum(timings[s] for s in stages)}
+        yield result
 
 
 def check_figures(result: Answer) -> list[FigureCheck]:

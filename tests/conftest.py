@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -43,6 +44,9 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    for name in list(os.environ):  # a developer's LLM settings must not leak into tests
+        if name.startswith(("RAG_LLM", "OPENAI_")):
+            monkeypatch.delenv(name)
     real_connect = socket.socket.connect
 
     def guarded_connect(self: socket.socket, address: Any) -> Any:

@@ -1,0 +1,84 @@
+"""Citation marks in model output: `[1]`, `[1, 3]`, `[1][2]`, `【1】`, `[source 2]`, `[1-3]`.
+
+Models write citations in many shapes; this reads them all, keeps only numbers of sources that
+were actually given, and rewrites each as canonical `[n]` marks so every later step (sentence
+support, figure checks, front ends) reads one form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from rag.figures import answer_sentences
+
+_MARK = re.compile(
+    r"(?P<lead>[ \t]*)[\[【［〔(（]\s*(?:(?:sources?|quellen?|fuentes?|来源|出处|资料)\s*[:：#]?\s*)?"
+    r"(?P<nums>[0-9０-９]{1,3}(?:\s*(?:[,，、;；]|[-–—~]|and|und|y|和)\s*[0-9０-９]{1,3})*)"
+    r"\s*[\]】］〕)）]",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(r"(\d+)\s*[-–—~]\s*(\d+)")
+_SPACE_BEFORE_MARK = re.compile(r"[ \t]+(?=\[\d+\])")
+
+
+@dataclass
+class ParsedCitations:
+    text: str  # the answer with canonical [n] marks, invalid ones removed
+    dropped: list[int] = field(default_factory=list)  # numbers of sources that were not given
+
+    @property
+    def cited(self) -> list[int]:
+        return [int(n) for n in re.findall(r"\[(\d+)\]", self.text)]
+
+
+def _numbers(group: str) -> list[int]:
+    group = unicodedata.normalize("NFKC", group)
+    out: list[int] = []
+    for part in re.split(r"\s*(?:[,、;；]|and|und|y|和)\s*", group):
+        span = _RANGE.fullmatch(part.strip())
+        if span:
+            low, high = int(span.group(1)), int(span.group(2))
+            out.extend(range(low, high + 1) if 0 < high - low < 10 else [low, high])
+        elif part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+def parse(text: str, valid: Collection[int]) -> ParsedCitations:
+    """Canonical marks for `text`; a parenthesised number counts only if it names a source."""
+    dropped: list[int] = []
+
+    def rewrite(match: re.Match[str]) -> str:
+        numbers = _numbers(match.group("nums"))
+        if match.group(0)[0] in "(（" and not all(n in valid for n in numbers):
+            return match.group(0)  # "(2026)" or "(3)" in prose, not a citation
+        kept = list(dict.fromkeys(n for n in numbers if n in valid))
+        dropped.extend(n for n in numbers if n not in valid)
+        return match.group("lead") + "".join(f"[{n}]" for n in kept) if kept else ""
+
+    canonical = _MARK.sub(rewrite, text)
+    canonical = _SPACE_BEFORE_MARK.sub(" ", canonical)
+    return ParsedCitations(canonical, dropped)
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    text: str
+    citations: list[int]
+    supported: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "citations": self.citations, "supported": self.supported}
+
+
+def sentence_support(text: str) -> list[SentenceSupport]:
+    """Each sentence of a canonical answer with its citations; none means unsupported."""
+    out = []
+    for _, sentence, cited in answer_sentences(text):
+        stripped = sentence.strip()
+        if stripped:
+            out.append(SentenceSupport(stripped, cited, bool(cited)))
+    return out

@@ -33,6 +33,17 @@ _SENTENCE_END = tuple(".!?。！？…\"'”’»)")
 StreamEvent = str | Answer
 
 
+def final_answer(events: Iterator[StreamEvent]) -> Answer:
+    """Drain a stream of text events to the Answer it ends with."""
+    final = None
+    for event in events:
+        if isinstance(event, Answer):
+            final = event
+    if final is None:
+        raise RuntimeError("an answer stream ended without its Answer")
+    return final
+
+
 class Answerer(ABC):
     name: str
 

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from rag import lang as langmod
 from rag import text as textmod
-from rag.answerers import Answerer, StreamEvent
+from rag.answerers import Answerer, StreamEvent, final_answer
 from rag.answers import Answer, Citation, Evidence
 from rag.citations import parse, sentence_support
 from rag.errors import MissingExtra, RagError
@@ -223,10 +223,14 @@ def _best_sentence(evidence: Evidence, n: int, claim: str) -> SentenceRow:
     return index.sentences[rows[best]]
 
 
+_ECHOED_MARKUP = re.compile(r"</?sources?\b[^>]*>|^\s*</\w+>\s*$", re.IGNORECASE | re.MULTILINE)
+
+
 def assemble(raw: str, evidence: Evidence, answerer: str) -> Answer:
     """The model's text made trustworthy: valid citations only, renumbered in order of use,
-    each mapped to a quoted article sentence; unsupported sentences flagged."""
-    text = raw.strip()
+    each mapped to a quoted article sentence; unsupported sentences flagged. Small models echo
+    the prompt's source tags (and stray closing tags such as `</pre>`); those are removed."""
+    text = re.sub(r"[ \t]{2,}", " ", _ECHOED_MARKUP.sub("", raw)).strip()
     abstain = langmod.abstain_message(evidence.question_lang)
     if not text or _is_abstention(text):
         return Answer(abstain, True, [], question_lang=evidence.question_lang, answerer=answerer)
@@ -281,12 +285,7 @@ class LLMAnswerer(Answerer):
         return self._llm
 
     def answer(self, evidence: Evidence) -> Answer:
-        final = None
-        for event in self.stream(evidence):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None  # stream always ends with the answer
-        return final
+        return final_answer(self.stream(evidence))
 
     def stream(self, evidence: Evidence) -> Iterator[StreamEvent]:
         if not evidence.hits:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rag import lang as langmod
 from rag import store
-from rag.answerers import Answerer, StreamEvent, get_answerer
+from rag.answerers import Answerer, StreamEvent, final_answer, get_answerer
 from rag.answers import Answer, Evidence
 from rag.citations import sentence_support
 from rag.corpus import load_articles
@@ -129,12 +129,7 @@ class RAG:
     def ask(
         self, question: str, filters: Filters | None = None, answerer: Answerer | None = None
     ) -> Answer:
-        final = None
-        for event in self.ask_stream(question, filters, answerer):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None  # ask_stream always ends with the answer
-        return final
+        return final_answer(self.ask_stream(question, filters, answerer))
 
     def ask_stream(
         self, question: str, filters: Filters | None = None, answerer: Answerer | None = None

@@ -109,6 +109,9 @@ RECORDED = [
     ("Orders could reach 200,000 [2][3]. Nvidia is worth a lot.",
      "Orders could reach 200,000 [1][2]. Nvidia is worth a lot.", [], 1),
     ("ACCESS GRANTED [9]", "ACCESS GRANTED", [9], 1),
+    # SmolLM2 echoing the prompt's markup, as seen in a real run
+    ('Chips: <source id="2" title="T" date="unknown"> over 200,000 [2].\n</pre>',
+     "Chips: over 200,000 [1].", [], 0),
 ]  # fmt: skip
 
 

@@ -32,6 +32,7 @@ def format_answer(answer: Answer, notice: str = "") -> str:
                 if not s.supported]  # fmt: skip
     warnings += [f"figure not found in the cited source: **{f.figure.text}**"
                  for f in answer.figures if not f.supported]  # fmt: skip
+    warnings += [f"removed ({r['reason']}): “{r['text']}”" for r in answer.removed]
     if answer.dropped_citations:
         dropped = ", ".join(str(n) for n in answer.dropped_citations)
         warnings.append(f"dropped citations of sources that were not given: {dropped}")

@@ -39,6 +39,10 @@ class Answer:
     figures: list[FigureCheck] = field(default_factory=list)
     sentences: list[SentenceSupport] = field(default_factory=list)
     dropped_citations: list[int] = field(default_factory=list)
+    removed: list[dict[str, str]] = field(default_factory=list)
+    # What each citation number's figures are checked against, when more than its quote (an
+    # LLM cites a whole passage); not part of the public shape.
+    passages: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +55,7 @@ class Answer:
             "figures": [f.to_dict() for f in self.figures],
             "sentences": [s.to_dict() for s in self.sentences],
             "dropped_citations": self.dropped_citations,
+            "removed": self.removed,
         }
 
     def check_citations(self) -> None:

@@ -251,6 +251,8 @@ def _print_warnings(answer: Any) -> None:
     for f in answer.figures:
         if not f.supported:
             print(f"  ! figure not found in the cited source: {f.figure.text}")
+    for removed in answer.removed:
+        print(f"  ! removed ({removed['reason']}): {removed['text']}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

@@ -249,6 +249,10 @@ def assemble(raw: str, evidence: Evidence, answerer: str) -> Answer:
                      lang=evidence.hits[source - 1].chunk.lang, quote=row.text, start=row.start,
                      end=row.end)
         )  # fmt: skip
+    passages = {
+        n: (source_text(evidence, source), evidence.hits[source - 1].chunk.lang)
+        for source, n in renumber.items()
+    }
     return Answer(
         canonical,
         False,
@@ -257,6 +261,7 @@ def assemble(raw: str, evidence: Evidence, answerer: str) -> Answer:
         answerer=answerer,
         sentences=sentences,
         dropped_citations=parsed.dropped,
+        passages=passages,
     )
 
 

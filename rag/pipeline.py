@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from rag.citations import sentence_support
 from rag.corpus import load_articles
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
-from rag.figures import FigureCheck, verify
+from rag.figures import FigureCheck, answer_sentences, verify
 from rag.retrieval import Filters, Hit, search
 
 DEFAULT_INDEX = Path("index")
@@ -159,6 +160,7 @@ class RAG:
         timings["answer"] = (time.perf_counter() - started) * 1000
         assert result is not None, f"answerer {answerer.name} ended without an answer"
         with _timed(timings, "verify"):
+            result = drop_unverified_figures(result)
             result.figures = check_figures(result)
             if not result.sentences and not result.abstained:
                 result.sentences = sentence_support(result.answer)
@@ -167,10 +169,44 @@ class RAG:
         yield result
 
 
+def _passages(result: Answer) -> dict[int, tuple[str, str]]:
+    return result.passages or {c.n: (c.quote, c.lang) for c in result.citations}
+
+
 def check_figures(result: Answer) -> list[FigureCheck]:
-    """Every figure in the answer, checked against the quotes its sentence cites."""
-    passages = {c.n: (c.quote, c.lang) for c in result.citations}
-    return verify(result.answer, passages, result.question_lang)
+    """Every figure in the answer, checked against the passage its sentence cites."""
+    return verify(result.answer, _passages(result), result.question_lang)
+
+
+def drop_unverified_figures(result: Answer) -> Answer:
+    """A sentence whose figure is not in the passage it cites is removed, and the user is told
+    (`removed`); the remaining citations are renumbered. Extractive answers quote their
+    sources, so this only ever bites on generated text."""
+    if result.abstained:
+        return result
+    passages = _passages(result)
+    kept: list[str] = []
+    for _, sentence, _ in answer_sentences(result.answer):
+        bad = [c.figure.text for c in verify(sentence, passages, result.question_lang)
+               if not c.supported]  # fmt: skip
+        if bad:
+            reason = f"{', '.join(bad)} not found in the source it cites"
+            result.removed.append({"text": sentence.strip(), "reason": reason})
+        else:
+            kept.append(sentence)
+    if not result.removed:
+        return result
+    text = "".join(kept).strip()
+    used = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
+    renumber = {old: new for new, old in enumerate(used, start=1)}
+    result.answer = re.sub(r"\[(\d+)\]", lambda m: f"[{renumber[int(m.group(1))]}]", text)
+    result.citations = [replace(c, n=renumber[c.n]) for c in result.citations if c.n in renumber]
+    result.passages = {renumber[n]: p for n, p in passages.items() if n in renumber}
+    result.sentences = sentence_support(result.answer) if result.answer else []
+    if not result.answer:
+        result.answer = langmod.abstain_message(result.question_lang)
+        result.abstained = True
+    return result
 
 
 def answer(

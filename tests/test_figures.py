@@ -42,6 +42,41 @@ CASES = [
     ("4,51 Billionen US-Dollar", "de", [(4.51e12, "USD", None)]),
     ("un recargo del 25 por ciento", "es", [(25, "%", None)]),
     ("25 Prozent Gebühr", "de", [(25, "%", None)]),
+    # every figure of the seed articles, in its own language
+    ("under a 25% surcharge", "en", [(25, "%", None)]),
+    ("plans to spend 100 billion yuan on Nvidia chips", "en", [(1e11, "CNY", None)]),
+    ("extending its year-to-date gains to 83.95%", "en", [(83.95, "%", None)]),
+    ("a 26% revenue growth to $4.66 billion", "en", [(26, "%", None), (4.66e9, "USD", None)]),
+    ("nearly 80% of proceeds", "en", [(80, "%", None)]),
+    ("a dominant 33% market share", "en", [(33, "%", None)]),
+    ("Stock Pops 6% In Hong Kong", "en", [(6, "%", None)]),
+    ("mehr als 20 % verloren", "de", [(20, "%", None)]),
+    ("单卡带宽比H20高45%以上", "zh", [(45, "%", None)]),
+    ("盘后股价应声上涨2.34%", "zh", [(2.34, "%", None)]),
+    ("较此前15%的分成显著提升", "zh", [(15, "%", None)]),
+    # scale words, currencies and units in each language
+    ("3,2 Milliarden US-Dollar", "de", [(3.2e9, "USD", None)]),
+    ("1,5 Mio. Euro", "de", [(1.5e6, "EUR", None)]),
+    ("380 Mrd. Yuan", "de", [(3.8e11, "CNY", None)]),
+    ("un billón de dólares", "es", []),  # no digits: a word, not a figure we read
+    ("2 billones de yuanes", "es", [(2e12, "CNY", None)]),
+    ("4,8 por ciento", "es", [(4.8, "%", None)]),
+    ("200.000 unidades", "es", [(200_000, None, None)]),
+    ("HK$152.40 per share", "en", [(152.4, "HKD", None)]),
+    ("US$3.2 billion", "en", [(3.2e9, "USD", None)]),
+    ("€2.5 million", "en", [(2.5e6, "EUR", None)]),
+    ("5,000 yuan", "en", [(5000, "CNY", None)]),
+    ("150亿元人民币", "zh", [(1.5e10, "CNY", None)]),
+    ("两千亿美元", "zh", [(2e11, "USD", None)]),
+    ("十三倍", "zh", [(13, "x", None)]),
+    ("13-fold increase", "en", [(13, "x", None)]),
+    ("13x more compute", "en", [(13, "x", None)]),
+    ("13-mal so schnell", "de", [(13, "x", None)]),
+    ("3 TB of memory and 900 GB/s links", "en", [(3, "TB", None), (900, "GB/s", None)]),
+    ("rose 1.5 percentage points", "en", [(1.5, "pp", None)]),
+    ("50%至60%", "zh", [(50, "%", 60)]),
+    ("del 50 al 60 por ciento", "es", [(50, "%", 60)]),
+    ("between $2 billion and $3 billion", "en", [(2e9, "USD", None), (3e9, "USD", None)]),
 ]
 DATES = [
     ("the December 2025 compromise", "en", 20251200),
@@ -49,6 +84,9 @@ DATES = [
     ("H200是英伟达在2023年11月发布", "zh", 20231100),
     ("am 8. Dezember 2025 wieder", "de", 20251208),
     ("published 2026-01-10", "en", 20260110),
+    ("on January 10, 2026", "en", 20260110),
+    ("am 11. Januar 2026", "de", 20260111),
+    ("2026年1月11日", "zh", 20260111),
 ]
 
 

@@ -140,6 +140,49 @@ def test_citations_quote_the_sentence_holding_the_cited_figure(seed_rag: RAG) ->
     assert "200,000" in answer.citations[0].quote
 
 
+@pytest.mark.parametrize(
+    ("claim", "reason"),
+    [
+        ("Each is ready to order over 300,000 chips [{n}].", "300,000"),  # a changed digit
+        ("Each is ready to order over 200,000 GB [{n}].", "200,000 GB"),  # a wrong unit
+        ("Each will spend 200,000 yuan [{n}].", "200,000 yuan"),  # a wrong currency
+    ],
+)
+def test_a_generated_sentence_with_a_wrong_figure_is_removed_and_reported(
+    seed_rag: RAG, claim: str, reason: str
+) -> None:
+    from rag.pipeline import check_figures, drop_unverified_figures
+
+    evidence = _evidence(
+        seed_rag, "How many Nvidia chips are Alibaba and ByteDance ready to order?"
+    )
+    source = next(n for n, h in enumerate(evidence.hits, 1) if h.chunk.doc_id == DOC_EN_ORDERS)
+    other = 1 if source != 1 else 2
+    raw = f"Alibaba is a big buyer [{other}]. " + claim.format(n=source)
+    answer = drop_unverified_figures(assemble(raw, evidence, "openai"))
+    assert answer.answer == "Alibaba is a big buyer [1]."
+    (removed,) = answer.removed
+    assert removed["text"] == claim.format(n=2)  # as numbered in the answer before removal
+    assert removed["reason"] == f"{reason} not found in the source it cites"
+    answer.check_citations()
+    assert all(f.supported for f in check_figures(answer))
+
+
+def test_a_right_figure_from_an_uncited_source_is_caught(seed_rag: RAG) -> None:
+    """200,000 is in the corpus, but not in the passage this sentence cites."""
+    from rag.pipeline import drop_unverified_figures
+
+    evidence = _evidence(
+        seed_rag, "How many Nvidia chips are Alibaba and ByteDance ready to order?"
+    )
+    wrong = next(n for n, h in enumerate(evidence.hits, 1)
+                 if "200,000" not in h.chunk.text and "200.000" not in h.chunk.text)  # fmt: skip
+    answer = drop_unverified_figures(
+        assemble(f"They order 200,000 chips [{wrong}].", evidence, "x")
+    )
+    assert answer.abstained and answer.removed and answer.citations == []
+
+
 def test_the_refusal_is_an_abstention_in_the_question_language(seed_rag: RAG) -> None:
     evidence = _evidence(seed_rag, "Wie hoch ist Nvidias Dividende?")
     answer = assemble("Die Artikel sagen dazu nichts.", evidence, "openai")

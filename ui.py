@@ -36,6 +36,9 @@ def format_answer(answer: Answer, notice: str = "") -> str:
     if answer.dropped_citations:
         dropped = ", ".join(str(n) for n in answer.dropped_citations)
         warnings.append(f"dropped citations of sources that were not given: {dropped}")
+    notes = answer.conflict_lines() + answer.notes
+    if notes:
+        lines += [""] + [f"ℹ️ {html.escape(n, quote=False)}" for n in notes]
     if warnings:
         lines += ["", "**Not verified**"] + [f"- ⚠️ {html.escape(w, quote=False)}" for w in warnings]
     if answer.citations:

@@ -8,11 +8,13 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from rag import lang as langmod
 from rag import text as textmod
 from rag.answers import Answer, Citation, Evidence
 from rag.errors import RagError
+from rag.figures import Figure, extract
 from rag.store import SentenceRow
 
 # An amount: a number not glued to a product name (H200) and not a bare year, or a Chinese numeral.
@@ -89,6 +91,7 @@ class ExtractiveSettings:
     keep_within: float = 0.025
     max_sentences: int = 3
     duplicate_cosine: float = 0.95
+    conflict_margin: float = 0.04  # how close another article's differing figure must score
 
 
 class ExtractiveAnswerer(Answerer):
@@ -198,7 +201,12 @@ class ExtractiveAnswerer(Answerer):
             return self.abstain(evidence)
         if langmod.asks_for_quantity(evidence.question) and not ranked[0].has_figure:
             return self.abstain(evidence)
+        notes: list[str] = []
+        if langmod.asks_for_latest(evidence.question):
+            ranked, note = self._newest_first(ranked, evidence)
+            notes.append(note)
         chosen = self._select(ranked, evidence)
+        chosen += self._conflicting(ranked, chosen, evidence)
         citations = []
         parts = []
         for n, item in enumerate(chosen, start=1):
@@ -223,13 +231,77 @@ class ExtractiveAnswerer(Answerer):
             citations,
             question_lang=evidence.question_lang,
             answerer=self.name,
+            conflicts=figure_conflicts(citations),
+            notes=notes,
         )
+
+    def _newest_first(
+        self, ranked: list[ScoredSentence], evidence: Evidence
+    ) -> tuple[list[ScoredSentence], str]:
+        """For "now / latest" questions: of the near-best sentences, lead with the one from the
+        most recently dated article, and say which date that is."""
+        near = [c for c in ranked if c.score >= ranked[0].score - self.settings.conflict_margin]
+        dated = [c for c in near if evidence.index.article(c.sentence.doc_id).date]
+        if not dated:
+            return ranked, "none of the matching articles is dated, so the newest cannot be told"
+        newest = max(dated, key=lambda c: (evidence.index.article(c.sentence.doc_id).date, c.score))
+        article = evidence.index.article(newest.sentence.doc_id)
+        reordered = [newest] + [c for c in ranked if c is not newest]
+        return reordered, f"newest source: {article.title} ({article.date})"
+
+    def _conflicting(
+        self, ranked: list[ScoredSentence], chosen: list[ScoredSentence], evidence: Evidence
+    ) -> list[ScoredSentence]:
+        """Sentences of other articles, scoring nearly as well, that give a different value of
+        the same kind (2 million units vs 200,000 units): shown beside the pick, not dropped."""
+        index = evidence.index
+
+        def amounts(item: ScoredSentence) -> list[Figure]:
+            lang = index.chunks[item.sentence.chunk_row].lang
+            return [f for f in extract(item.sentence.text, lang) if f.kind not in ("year", "date")]
+
+        picked = [f for c in chosen for f in amounts(c)]
+        docs = {c.sentence.doc_id for c in chosen}
+        extra: list[ScoredSentence] = []
+        for candidate in ranked:
+            if candidate.score < ranked[0].score - self.settings.conflict_margin or len(extra) == 2:
+                break
+            if candidate.sentence.doc_id in docs or not candidate.has_figure:
+                continue
+            if any(_differ(f, g) for f in amounts(candidate) for g in picked):
+                extra.append(candidate)
+                docs.add(candidate.sentence.doc_id)
+        return extra
 
 
 def _llm_answerer() -> Answerer:
     from rag.llm import LLMAnswerer
 
     return LLMAnswerer()
+
+
+def _differ(a: Figure, b: Figure) -> bool:
+    return a.unit == b.unit and a.kind == b.kind and not a.covers(b) and not b.covers(a)
+
+
+def figure_conflicts(citations: list[Citation]) -> list[dict[str, Any]]:
+    """Quantities that the cited articles give differently, each value with its source and
+    date, so the reader sees the disagreement instead of one silently chosen number."""
+    by_unit: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for c in citations:
+        for f in extract(c.quote, c.lang):
+            if f.kind in ("year", "date"):
+                continue
+            by_unit.setdefault((f.unit, f.kind), []).append(
+                {"text": f.text, "value": f.value, "citation": c.n, "doc_id": c.doc_id,
+                 "date": c.date}
+            )  # fmt: skip
+    conflicts = []
+    for (unit, kind), values in by_unit.items():
+        distinct = {round(v["value"], 9) for v in values}
+        if len(distinct) > 1 and len({v["doc_id"] for v in values}) > 1:
+            conflicts.append({"unit": unit, "kind": kind, "values": values})
+    return conflicts
 
 
 _REGISTRY: dict[str, Callable[[], Answerer]] = {

@@ -40,6 +40,8 @@ class Answer:
     sentences: list[SentenceSupport] = field(default_factory=list)
     dropped_citations: list[int] = field(default_factory=list)
     removed: list[dict[str, str]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     # What each citation number's figures are checked against, when more than its quote (an
     # LLM cites a whole passage); not part of the public shape.
     passages: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
@@ -56,7 +58,20 @@ class Answer:
             "sentences": [s.to_dict() for s in self.sentences],
             "dropped_citations": self.dropped_citations,
             "removed": self.removed,
+            "conflicts": self.conflicts,
+            "notes": self.notes,
         }
+
+    def conflict_lines(self) -> list[str]:
+        """One line per disagreement: each value with its citation, article and date."""
+        lines = []
+        for conflict in self.conflicts:
+            values = " · ".join(
+                f"{v['text']} [{v['citation']}] ({v['doc_id']}, {v['date'] or 'undated'})"
+                for v in conflict["values"]
+            )
+            lines.append(f"sources differ: {values}")
+        return lines
 
     def check_citations(self) -> None:
         """Every [n] in the text has an entry and every entry is used: the contract front ends rely on."""

@@ -242,6 +242,8 @@ def _stream_answer(rag: Any, question: str, filters: Any) -> Any:
 
 
 def _print_warnings(answer: Any) -> None:
+    for line in answer.conflict_lines() + answer.notes:
+        print(f"  * {line}")
     unsupported = [s for s in answer.sentences if not s.supported]
     if answer.dropped_citations:
         numbers = ", ".join(str(n) for n in answer.dropped_citations)

@@ -102,6 +102,19 @@ _WHEN = re.compile(
 )
 
 
+# Questions about the present state of things: answer from the newest source and say its date.
+_LATEST = re.compile(
+    r"\b(now|latest|current(ly)?|newest|most\s+recent|today|aktuell(e[nrs]?)?|derzeit|jetzt|"
+    r"neueste[nrs]?|zuletzt|ahora|actual(mente)?|[uú]ltim[oa]s?|m[aá]s\s+reciente|"
+    r"maintenant|actuel(le)?|derni[eè]re?s?|r[eé]cent(e)?)\b|最新|目前|现在|当前|如今",
+    re.IGNORECASE,
+)
+
+
+def asks_for_latest(question: str) -> bool:
+    return _LATEST.search(question) is not None
+
+
 def asks_for_date(question: str) -> bool:
     return _WHEN.search(question) is not None
 

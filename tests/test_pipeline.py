@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag import text as textmod
@@ -124,3 +126,37 @@ def test_first_use_builds_the_index_from_the_corpus(tmp_path, monkeypatch) -> No
     )
     assert messages and "building it" in messages[0]
     assert rag.search("fee on H200", k=1).hits[0].chunk.doc_id == "x"
+
+
+def test_conflicting_figures_are_shown_with_their_sources_and_dates(seed_rag: RAG) -> None:
+    """Orders of 200,000 chips per company vs 2 million for Chinese firms: both, not one."""
+    answer = seed_rag.ask("How many H200 chips will Chinese companies order?")
+    assert_valid(answer, seed_rag)
+    (conflict,) = answer.conflicts
+    shown = {(v["text"], v["doc_id"], v["date"]) for v in conflict["values"]}
+    assert ("2 million", DOC_ES_TITLE, "2026-01-10") in shown
+    assert ("200,000", DOC_EN_ORDERS, None) in shown
+    (line,) = answer.conflict_lines()
+    assert "2 million" in line and "2026-01-10" in line and "undated" in line
+    assert figure_cited(answer, "2 million", {DOC_ES_TITLE})
+    assert figure_cited(answer, "200,000", {DOC_EN_ORDERS})
+
+
+def test_a_single_figure_is_not_a_conflict(seed_rag: RAG) -> None:
+    assert seed_rag.ask("How much HBM3E memory does the H200 have?").conflicts == []
+
+
+def test_now_questions_lead_with_the_newest_source_and_say_its_date(tmp_path: Path) -> None:
+    from rag import corpus, store
+    from tests.conftest import write_article
+
+    docs = tmp_path / "docs"
+    write_article(docs, "old.txt", "Nvidia's share of China's AI chip market was 40% this year.",
+                  lang="en", date="2026-01-05", title="January report")  # fmt: skip
+    write_article(docs, "new.txt", "Nvidia's share of China's AI chip market was 50% this year.",
+                  lang="en", date="2026-02-01", title="February report")  # fmt: skip
+    store.ingest(tmp_path / "ix", corpus.load_articles([docs]), progress=False)
+    answer = RAG(tmp_path / "ix").ask("What is Nvidia's current share of China's AI chip market?")
+    assert answer.citations[0].doc_id == "new" and "50%" in answer.answer.split("[1]")[0]
+    assert answer.notes == ["newest source: February report (2026-02-01)"]
+    assert {v["text"] for c in answer.conflicts for v in c["values"]} == {"40%", "50%"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import ui
+from rag.pipeline import RAG
 
 
 def test_respond_shows_progress_then_cited_answer(seed_index: Path) -> None:
@@ -47,3 +48,28 @@ def test_page_is_served_on_loopback(seed_index: Path) -> None:
             assert "News Q&A with citations" in response.read().decode()
     finally:
         app.close()
+
+
+def test_page_shows_conflicting_figures_and_what_was_not_verified(seed_rag: RAG) -> None:
+    from dataclasses import replace
+
+    from rag.citations import sentence_support
+    from ui import format_answer
+
+    answer = seed_rag.ask("How many H200 chips will Chinese companies order?")
+    page = format_answer(answer)
+    assert "ℹ️ sources differ: 2 million [1]" in page and "2026-01-10" in page
+    flagged = replace(
+        answer,
+        answer="They order 3 million chips.",
+        sentences=sentence_support("They order 3 million chips."),
+        removed=[
+            {"text": "Each buys 9 GB [1].", "reason": "9 GB not found in the source it cites"}
+        ],
+    )
+    page = format_answer(
+        flagged, "The LLM failed (timeout); this is the extractive answer instead."
+    )
+    assert page.startswith("⚠️ The LLM failed (timeout)")
+    assert "**Not verified**" in page and "unsupported (no valid citation)" in page
+    assert "removed (9 GB not found in the source it cites)" in page

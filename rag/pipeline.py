@@ -186,11 +186,12 @@ def drop_unverified_figures(result: Answer) -> Answer:
         return result
     passages = _passages(result)
     kept: list[str] = []
-    for _, sentence, _ in answer_sentences(result.answer):
+    for _, sentence, cited in answer_sentences(result.answer):
         bad = [c.figure.text for c in verify(sentence, passages, result.question_lang)
                if not c.supported]  # fmt: skip
         if bad:
-            reason = f"{', '.join(bad)} not found in the source it cites"
+            where = "the source it cites" if cited else "any source: the sentence cites none"
+            reason = f"{', '.join(bad)} not found in {where}"
             result.removed.append({"text": sentence.strip(), "reason": reason})
         else:
             kept.append(sentence)

@@ -265,7 +265,7 @@ def extract(text: str, lang: str = "en") -> list[Figure]:
             parse_cjk_numeral(raw) if re.fullmatch(_CJK_NUMERAL, raw) else parse_arabic(raw, lang)
         )
         if m.group("frac"):
-            value += float("0." + "".join(str(parse_cjk_numeral(c))[0] for c in m.group("frac")))
+            value += float("0." + "".join(str(int(parse_cjk_numeral(c))) for c in m.group("frac")))
         atoms.append(Figure(m.group(0), value, "%", "percent", m.start(), m.end()))
         taken.append((m.start(), m.end()))
     for m in _ATOM.finditer(text):

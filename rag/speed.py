@@ -47,7 +47,7 @@ def _articles(corpus: Path | None) -> list[Any]:
     if corpus is not None:
         return load_articles([corpus])
     data = xquad.load(xquad.DEFAULT_DIR, "en")
-    return xquad._articles(data)
+    return xquad.as_articles(data)
 
 
 def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> dict[str, Any]:

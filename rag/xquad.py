@@ -118,7 +118,7 @@ def _embed_questions(embedder: Any, data: XQuAD, progress: bool) -> np.ndarray:
     return np.vstack(parts) if parts else np.empty((0, embedder.dim), np.float32)
 
 
-def _articles(data: XQuAD) -> list[Any]:
+def as_articles(data: XQuAD) -> list[Any]:
     from rag.corpus import Article
 
     return [
@@ -156,7 +156,7 @@ def run(
         docs = data[doc_lang]
         t0 = time.perf_counter()
         report = store.ingest(
-            work_dir / f"index-{doc_lang}", _articles(docs), embedder_name, progress=progress
+            work_dir / f"index-{doc_lang}", as_articles(docs), embedder_name, progress=progress
         )
         t1 = time.perf_counter()
         baseline = OutOfTheBoxBaseline(docs.paragraphs, embedder, progress)

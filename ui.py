@@ -28,14 +28,7 @@ def format_answer(answer: Answer, notice: str = "") -> str:
     quoted sentence and where it sits."""
     lines = [f"⚠️ {html.escape(notice)}", ""] if notice else []
     lines.append(html.escape(answer.answer, quote=False))
-    warnings = [f"unsupported (no valid citation): “{s.text}”" for s in answer.sentences
-                if not s.supported]  # fmt: skip
-    warnings += [f"figure not found in the cited source: **{f.figure.text}**"
-                 for f in answer.figures if not f.supported]  # fmt: skip
-    warnings += [f"removed ({r['reason']}): “{r['text']}”" for r in answer.removed]
-    if answer.dropped_citations:
-        dropped = ", ".join(str(n) for n in answer.dropped_citations)
-        warnings.append(f"dropped citations of sources that were not given: {dropped}")
+    warnings = answer.warning_lines()
     notes = answer.conflict_lines() + answer.notes
     if notes:
         lines += [""] + [f"ℹ️ {html.escape(n, quote=False)}" for n in notes]

@@ -73,6 +73,19 @@ class Answer:
             lines.append(f"sources differ: {values}")
         return lines
 
+    def warning_lines(self) -> list[str]:
+        """Everything the checks could not verify, one line each, for every front end."""
+        lines = []
+        if self.dropped_citations:
+            numbers = ", ".join(str(n) for n in self.dropped_citations)
+            lines.append(f"dropped citations of sources that were not given: {numbers}")
+        lines += [f"unsupported (no valid citation): {s.text}" for s in self.sentences
+                  if not s.supported]  # fmt: skip
+        lines += [f"figure not found in the cited source: {f.figure.text}" for f in self.figures
+                  if not f.supported]  # fmt: skip
+        lines += [f"removed ({r['reason']}): {r['text']}" for r in self.removed]
+        return lines
+
     def check_citations(self) -> None:
         """Every [n] in the text has an entry and every entry is used: the contract front ends rely on."""
         used = {int(n) for n in CITATION_MARK.findall(self.answer)}

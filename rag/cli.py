@@ -244,17 +244,8 @@ def _stream_answer(rag: Any, question: str, filters: Any) -> Any:
 def _print_warnings(answer: Any) -> None:
     for line in answer.conflict_lines() + answer.notes:
         print(f"  * {line}")
-    unsupported = [s for s in answer.sentences if not s.supported]
-    if answer.dropped_citations:
-        numbers = ", ".join(str(n) for n in answer.dropped_citations)
-        print(f"  ! dropped citations of sources that were not given: {numbers}")
-    for s in unsupported:
-        print(f"  ! unsupported (no valid citation): {s.text}")
-    for f in answer.figures:
-        if not f.supported:
-            print(f"  ! figure not found in the cited source: {f.figure.text}")
-    for removed in answer.removed:
-        print(f"  ! removed ({removed['reason']}): {removed['text']}")
+    for line in answer.warning_lines():
+        print(f"  ! {line}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

@@ -161,7 +161,6 @@ class RAG:
         assert result is not None, f"answerer {answerer.name} ended without an answer"
         with _timed(timings, "verify"):
             result = drop_unverified_figures(result)
-            result.figures = check_figures(result)
             if not result.sentences and not result.abstained:
                 result.sentences = sentence_support(result.answer)
         stages = ("embed", "search", "answer", "verify")
@@ -179,24 +178,24 @@ def check_figures(result: Answer) -> list[FigureCheck]:
 
 
 def drop_unverified_figures(result: Answer) -> Answer:
-    """A sentence whose figure is not in the passage it cites is removed, and the user is told
-    (`removed`); the remaining citations are renumbered. Extractive answers quote their
-    sources, so this only ever bites on generated text."""
-    if result.abstained:
+    """Check every figure; a sentence whose figure is not in the passage it cites is removed,
+    and the user is told (`removed`); the remaining citations are renumbered. Extractive
+    answers quote their sources, so removal only ever bites on generated text."""
+    checks = check_figures(result)
+    if result.abstained or all(c.supported for c in checks):
+        result.figures = checks
         return result
     passages = _passages(result)
     kept: list[str] = []
-    for _, sentence, cited in answer_sentences(result.answer):
-        bad = [c.figure.text for c in verify(sentence, passages, result.question_lang)
-               if not c.supported]  # fmt: skip
+    for offset, sentence, cited in answer_sentences(result.answer):
+        bad = [c.figure.text for c in checks
+               if not c.supported and offset <= c.figure.start < offset + len(sentence)]  # fmt: skip
         if bad:
             where = "the source it cites" if cited else "any source: the sentence cites none"
             reason = f"{', '.join(bad)} not found in {where}"
             result.removed.append({"text": sentence.strip(), "reason": reason})
         else:
             kept.append(sentence)
-    if not result.removed:
-        return result
     text = "".join(kept).strip()
     used = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
     renumber = {old: new for new, old in enumerate(used, start=1)}
@@ -207,6 +206,7 @@ def drop_unverified_figures(result: Answer) -> Answer:
     if not result.answer:
         result.answer = langmod.abstain_message(result.question_lang)
         result.abstained = True
+    result.figures = check_figures(result)
     return result
 
 

@@ -57,6 +57,15 @@ def _admitted_rows(index: Index, filters: Filters) -> np.ndarray | None:
     return np.array([c.row for c in index.chunks if filters.admits(index, c)], dtype=np.int64)
 
 
+def _row_mask(n: int, rows: np.ndarray | None) -> np.ndarray:
+    """True for the admitted rows (all of them when there is no filter)."""
+    if rows is None:
+        return np.ones(n, dtype=bool)
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return mask
+
+
 def dense_ranking(
     index: Index, query_vector: np.ndarray, rows: np.ndarray | None, n: int
 ) -> list[tuple[int, float]]:
@@ -85,10 +94,7 @@ def lexical_rankings(
     """
     if index.bm25 is None:
         return []
-    scoped = np.ones(len(index.chunks), dtype=bool)
-    if rows is not None:
-        scoped[:] = False
-        scoped[rows] = True
+    scoped = _row_mask(len(index.chunks), rows)
     same = index.chunk_lang_ids == (
         index.langs.index(query_lang) if query_lang in index.langs else -1
     )
@@ -164,9 +170,7 @@ def sentence_ranking(
     best = np.full(len(index.chunks), -np.inf, dtype=np.float32)
     np.maximum.at(best, owners, sims)
     if rows is not None:
-        allowed = np.zeros(len(best), dtype=bool)
-        allowed[rows] = True
-        best = np.where(allowed, best, -np.inf)
+        best = np.where(_row_mask(len(best), rows), best, -np.inf)
     top = np.argsort(-best, kind="stable")[:n]
     return [(int(i), float(best[i])) for i in top if np.isfinite(best[i])]
 

@@ -42,6 +42,8 @@ class Answer:
     removed: list[dict[str, str]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Calibrated probability that the answer is right (answerers with a learned scorer).
+    confidence: float | None = None
     # What each citation number's figures are checked against, when more than its quote (an
     # LLM cites a whole passage); not part of the public shape.
     passages: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
@@ -60,6 +62,7 @@ class Answer:
             "removed": self.removed,
             "conflicts": self.conflicts,
             "notes": self.notes,
+            "confidence": self.confidence,
         }
 
     def conflict_lines(self) -> list[str]:
@@ -103,3 +106,6 @@ class Evidence:
     query_vector: np.ndarray
     hits: list[Hit]
     index: Index
+    # The chunks the question may be answered from (filters), None for all: what counts as a
+    # name the articles mention.
+    scope: np.ndarray | None = None

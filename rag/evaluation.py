@@ -93,6 +93,8 @@ class Record:
     timings_ms: dict[str, float]
     unsupported_sentences: int | None = None
     sentences: int | None = None
+    sources: list[str] = field(default_factory=list)
+    confidence: float | None = None
 
 
 def _article_lang(item: EvalItem, rag: RAG) -> str:
@@ -148,6 +150,8 @@ def evaluate_item(rag: RAG, item: EvalItem, retrieval_depth: int) -> Record:
             sum(not s.get("supported", True) for s in sentences) if sentences else None
         ),
         sentences=len(sentences) if sentences else None,
+        sources=list(item.sources),
+        confidence=data.get("confidence"),
     )
 
 
@@ -176,6 +180,8 @@ def summarise(records: Sequence[Record], items: Sequence[EvalItem]) -> dict[str,
     answerable = [r for r in records if r.answerable]
     unanswerable = [r for r in records if not r.answerable]
     answered = [r for r in answerable if not r.abstained]
+    cross = [r for r in answerable if r.lang not in r.article_lang.split("+")]
+    same = [r for r in answerable if r.lang in r.article_lang.split("+")]
     citations = sum(len(r.cited_docs) for r in answered)
     abstained = [r for r in records if r.abstained]
     figures = [f for r in records if not r.abstained for f in r.figures]
@@ -192,6 +198,8 @@ def summarise(records: Sequence[Record], items: Sequence[EvalItem]) -> dict[str,
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
         "figure_accuracy": _ratio(sum(r.figure_correct for r in answerable), len(answerable)),
+        "figure_accuracy_same_language": _ratio(sum(r.figure_correct for r in same), len(same)),
+        "figure_accuracy_cross_lingual": _ratio(sum(r.figure_correct for r in cross), len(cross)),
         "answered": len(answered),
         "citation_precision": _ratio(sum(r.correct_citations for r in answered), citations),
         "citation_recall": _ratio(sum(r.correct_citations > 0 for r in answered), len(answered)),
@@ -236,12 +244,23 @@ class AnswererRun:
     records: list[Record]
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def recall_at_1_by_pair(self) -> dict[str, list[int]]:
+        """{question language→article language: [top chunk from a source, answerable]}."""
+        table: dict[str, list[int]] = {}
+        for r in self.records:
+            if r.answerable:
+                cell = table.setdefault(f"{r.lang}→{r.article_lang}", [0, 0])
+                cell[0] += bool(r.retrieved_docs) and r.retrieved_docs[0] in r.sources
+                cell[1] += 1
+        return table
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "answerer": self.answerer,
             "summary": self.summary,
             "by_question_lang": breakdown(self.records, lambda r: r.lang),
             "by_lang_pair": breakdown(self.records, lambda r: f"{r.lang}→{r.article_lang}"),
+            "recall@1_by_lang_pair": self.recall_at_1_by_pair(),
             "by_tag": {
                 tag: cell
                 for tag in sorted({t for r in self.records for t in r.tags})
@@ -387,6 +406,10 @@ def _lang_table(run: AnswererRun) -> str:
     answerable = [r for r in run.records if r.answerable]
     cross = [r for r in answerable if r.lang not in r.article_lang.split("+")]
     same = [r for r in answerable if r not in cross]
+    recall = data["recall@1_by_lang_pair"]
+    for pair, (c, n) in sorted(data["by_lang_pair"].items()):
+        r1, _ = recall.get(pair, (0, n))
+        rows.append([f"pair {pair} (recall@1 {r1}/{n})", f"{c}/{n}", round(c / n, 3)])
     for label, group in (("same language as a source", same), ("cross-lingual", cross)):
         if group:
             ok = sum(r.figure_correct for r in group)

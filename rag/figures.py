@@ -386,9 +386,23 @@ def verify(
     checks = []
     for offset, sentence, cited in answer_sentences(answer):
         masked = _MARKS.sub(lambda m: " " * len(m.group(0)), sentence)
-        for fig in extract(masked, detect(masked, default=lang, candidates=tuple(ABSTAIN))):
-            fig = replace(fig, start=fig.start + offset, end=fig.end + offset)
+        own = detect(masked, default=lang, candidates=tuple(ABSTAIN))
+        # A figure copied as its source writes it (`200.000` from a German article, framed in
+        # an English sentence) is read as the cited passage's language reads it, too.
+        readings = [extract(masked, own)] + [
+            extract(masked, passages[n][1])
+            for n in cited
+            if n in passages and passages[n][1] != own
+        ]
+        for fig in readings[0]:
             support = _supporting(fig, cited, passages)
+            for other in readings[1:]:
+                if support is not None:
+                    break
+                alike = [f for f in other if (f.start, f.end) == (fig.start, fig.end)]
+                if alike and (support := _supporting(alike[0], cited, passages)) is not None:
+                    fig = alike[0]
+            fig = replace(fig, start=fig.start + offset, end=fig.end + offset)
             checks.append(FigureCheck(fig, support is not None, support))
     return checks
 

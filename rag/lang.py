@@ -93,6 +93,38 @@ def abstain_message(lang: str) -> str:
     return ABSTAIN.get(lang, ABSTAIN[DEFAULT_LANG])
 
 
+_NOT_MENTIONED = {
+    "en": "The articles don't say: none of them mentions {names}.",
+    "es": "Los artículos no lo dicen: ninguno menciona {names}.",
+    "de": "Die Artikel sagen dazu nichts: Keiner erwähnt {names}.",
+    "zh": "文章中没有相关内容：没有一篇文章提到{names}。",
+    "fr": "Les articles ne le disent pas : aucun ne mentionne {names}.",
+}
+
+
+def not_mentioned_message(lang: str, names: list[str]) -> str:
+    """The abstention when the question names something no article mentions (Tencent)."""
+    template = _NOT_MENTIONED.get(lang, _NOT_MENTIONED[DEFAULT_LANG])
+    joiner = "、" if lang == "zh" else ", "
+    return template.format(names=joiner.join(names))
+
+
+# The short direct answer that leads: the value(s) with their citations, in the question's
+# language; other languages get the English frame.
+_ANSWER_FRAME = {
+    "en": "Answer: {values}.",
+    "es": "Respuesta: {values}.",
+    "de": "Antwort: {values}.",
+    "zh": "答：{values}。",
+    "fr": "Réponse : {values}.",
+}
+
+
+def frame_answer(lang: str, values: list[str]) -> str:
+    joiner = "；" if lang == "zh" else "; "
+    return _ANSWER_FRAME.get(lang, _ANSWER_FRAME[DEFAULT_LANG]).format(values=joiner.join(values))
+
+
 # Questions that ask for a time; answers to them should contain a year or a date.
 _WHEN = re.compile(
     r"\b(when|what\s+year|which\s+year|in\s+what\s+year|wann|in\s+welchem\s+jahr|seit\s+wann|"

@@ -20,11 +20,12 @@ from rag.corpus import load_articles
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
 from rag.figures import FigureCheck, answer_sentences, verify
-from rag.retrieval import Filters, Hit, search
+from rag.retrieval import Filters, Hit, admitted_rows, row_mask, search
 
 DEFAULT_INDEX = Path("index")
 DEFAULT_CORPUS = Path("corpus")
 ANSWER_CONTEXT_CHUNKS = 6
+PER_LANGUAGE_CHUNKS = 2  # the answerer also sees the best chunks of every other language
 MAX_QUESTION_CHARS = 2000
 
 
@@ -146,9 +147,13 @@ class RAG:
             question_lang = langmod.detect_question(question)
         with _timed(timings, "search"):
             hits = search(
-                self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, question_lang
-            )
-        evidence = Evidence(question, question_lang, vector, hits, self.index)
+                self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, question_lang,
+                PER_LANGUAGE_CHUNKS,
+            )  # fmt: skip
+            scope = None
+            if filters is not None and filters.active():
+                scope = row_mask(len(self.index.chunks), admitted_rows(self.index, filters))
+        evidence = Evidence(question, question_lang, vector, hits, self.index, scope)
         started = time.perf_counter()
         result: Answer | None = None
         for event in answerer.stream(evidence):

@@ -107,3 +107,28 @@ def histogram(path: Path, title: str, series: dict[str, Sequence[float]], xlabel
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def reliability_plot(path: Path, title: str, series: dict[str, Sequence[dict[str, Any]]]) -> None:
+    """Predicted confidence (x) against observed accuracy (y) per bin; the diagonal is perfect
+    calibration. Each series is a list of bins with `mean_confidence`, `accuracy` and `n`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", label="perfect calibration")
+    for name, bins in series.items():
+        if bins:
+            xs = [b["mean_confidence"] for b in bins]
+            ys = [b["accuracy"] for b in bins]
+            ax.plot(xs, ys, marker="o", label=name)
+            for x, y, b in zip(xs, ys, bins, strict=True):
+                ax.annotate(str(b["n"]), (x, y), textcoords="offset points", xytext=(4, -10),
+                            fontsize=7)  # fmt: skip
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted confidence")
+    ax.set_ylabel("observed share answered right")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -11,6 +11,7 @@ from rag import text as textmod
 from rag.store import ChunkRow, Index
 
 RRF_K = 60
+TRANSLATE_QUERIES = True
 CANDIDATES = 50
 
 
@@ -51,13 +52,13 @@ class Hit:
     rank: int
 
 
-def _admitted_rows(index: Index, filters: Filters) -> np.ndarray | None:
+def admitted_rows(index: Index, filters: Filters) -> np.ndarray | None:
     if not filters.active():
         return None
     return np.array([c.row for c in index.chunks if filters.admits(index, c)], dtype=np.int64)
 
 
-def _row_mask(n: int, rows: np.ndarray | None) -> np.ndarray:
+def row_mask(n: int, rows: np.ndarray | None) -> np.ndarray:
     """True for the admitted rows (all of them when there is no filter)."""
     if rows is None:
         return np.ones(n, dtype=bool)
@@ -94,14 +95,21 @@ def lexical_rankings(
     """
     if index.bm25 is None:
         return []
-    scoped = _row_mask(len(index.chunks), rows)
+    scoped = row_mask(len(index.chunks), rows)
     same = index.chunk_lang_ids == (
         index.langs.index(query_lang) if query_lang in index.langs else -1
     )
     tokens = textmod.lexical_tokens(query, [query_lang])
-    names = textmod.lexical_tokens(" ".join(textmod.NAME_TERM.findall(f" {query}")), index.langs)
+    names = textmod.lexical_tokens(" ".join(textmod.name_terms(query)), index.langs)
+    rankings = [(tokens, same, tokens), (names, ~same, tokens)]
+    if TRANSLATE_QUERIES:
+        from rag import dictionary
+
+        translated = dictionary.translate_question_terms(query, query_lang)
+        other = textmod.lexical_tokens(" ".join(translated), index.langs)
+        rankings.append((other, ~same, other))
     out = []
-    for terms, allowed, share_of in ((tokens, same, tokens), (names, ~same, tokens)):
+    for terms, allowed, share_of in rankings:
         token_ids = index.bm25.get_tokens_ids(terms)
         if not token_ids or not share_of or not (allowed & scoped).any():
             continue
@@ -119,29 +127,53 @@ MIN_SENTENCES_PER_LANG = 20
 SENTENCE_SCAN_LIMIT = 100_000
 
 
-def sentence_similarities(
-    index: Index, query_vector: np.ndarray, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """Cosine of the query with the sentences `rows` (default all), each language lifted to the
-    same mean.
+def language_stats(index: Index, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per language id: the mean and spread of the query's cosine with that language's
+    sentences. Above the scan limit they are estimated on an even sample, so the cost stays flat.
+    """
+    n_langs = max(1, len(index.langs))
+    lang_ids = index.sentence_lang_ids
+    if len(lang_ids) == 0:
+        return np.zeros(n_langs, np.float32), np.ones(n_langs, np.float32)
+    stride = max(1, len(lang_ids) // SENTENCE_SCAN_LIMIT)
+    lang_ids = lang_ids[::stride]
+    sims = index.sentence_vectors[::stride] @ query_vector
+    counts = np.maximum(np.bincount(lang_ids, minlength=n_langs), 1)
+    means = np.bincount(lang_ids, weights=sims, minlength=n_langs) / counts
+    squares = np.bincount(lang_ids, weights=sims * sims, minlength=n_langs) / counts
+    spread = np.sqrt(np.maximum(squares - means * means, 1e-6))
+    return means.astype(np.float32), spread.astype(np.float32)
+
+
+def language_shift(index: Index, query_vector: np.ndarray) -> np.ndarray:
+    """Per language id, what to add to a sentence's cosine so every language has the same mean.
 
     A small multilingual embedder scores any sentence in the question's own language higher
     than a better answer in another: an English question ranks unrelated English sentences
     above the one Chinese sentence with the figure. Lifting each language's scores to the
-    highest language mean (where it holds enough sentences to estimate one) removes that bias
-    from the ranking.
+    highest language mean (where it holds enough sentences to estimate one) removes that bias.
     """
+    lang_ids = index.sentence_lang_ids
+    if len(lang_ids) == 0 or lang_ids.max(initial=0) == 0:
+        return np.zeros(max(1, len(index.langs)), dtype=np.float32)
+    means, _ = language_stats(index, query_vector)
+    counts = np.bincount(lang_ids, minlength=len(means))
+    reliable = counts >= MIN_SENTENCES_PER_LANG
+    top = float(means[reliable].max()) if reliable.any() else 0.0
+    return np.where(reliable, top - means, 0.0).astype(np.float32)
+
+
+def sentence_similarities(
+    index: Index, query_vector: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Cosine of the query with the sentences `rows` (default all), each language lifted to the
+    same mean (see `language_shift`)."""
     vectors = index.sentence_vectors if rows is None else index.sentence_vectors[rows]
     lang_ids = index.sentence_lang_ids if rows is None else index.sentence_lang_ids[rows]
     sims = vectors @ query_vector
     if len(sims) == 0 or lang_ids.max(initial=0) == 0:
         return sims
-    counts = np.bincount(lang_ids)
-    means = np.bincount(lang_ids, weights=sims) / np.maximum(counts, 1)
-    reliable = counts >= MIN_SENTENCES_PER_LANG
-    top = float(means[reliable].max()) if reliable.any() else 0.0
-    shift = np.where(reliable, top - means, 0.0)
-    return (sims + shift[lang_ids]).astype(np.float32)
+    return (sims + language_shift(index, query_vector)[lang_ids]).astype(np.float32)
 
 
 def sentence_ranking(
@@ -170,7 +202,7 @@ def sentence_ranking(
     best = np.full(len(index.chunks), -np.inf, dtype=np.float32)
     np.maximum.at(best, owners, sims)
     if rows is not None:
-        best = np.where(_row_mask(len(best), rows), best, -np.inf)
+        best = np.where(row_mask(len(best), rows), best, -np.inf)
     top = np.argsort(-best, kind="stable")[:n]
     return [(int(i), float(best[i])) for i in top if np.isfinite(best[i])]
 
@@ -182,12 +214,17 @@ def search(
     k: int = 5,
     filters: Filters | None = None,
     query_lang: str | None = None,
+    per_language: int = 0,
 ) -> list[Hit]:
     """Top-k chunks by RRF over the chunk-dense, lexical and best-sentence rankings (each cut at
-    CANDIDATES)."""
+    CANDIDATES), then, with `per_language`, the best chunks of each language the top k lacks.
+
+    An answerer needs to see candidates in every language: the fused ranking still leans to the
+    question's language (its BM25 reads every word only there), and the one Chinese chunk with
+    the figure an English question asks for may rank seventh."""
     filters = filters or Filters()
     query_lang = query_lang or langmod.detect_question(query)
-    rows = _admitted_rows(index, filters)
+    rows = admitted_rows(index, filters)
     depth = max(CANDIDATES, k)
     dense = dense_ranking(index, query_vector, rows, depth)
     lexical = lexical_rankings(index, query, query_lang, rows, depth)
@@ -201,8 +238,25 @@ def search(
             fused[row] = fused.get(row, 0.0) + weight / (RRF_K + rank + 1)
     dense_scores = dict(dense)
     lexical_scores = {row: score for ranking, _ in lexical for row, score in ranking}
-    order = sorted(fused, key=lambda r: (-fused[r], -dense_scores.get(r, -1.0)))[:k]
+    ranked = sorted(fused, key=lambda r: (-fused[r], -dense_scores.get(r, -1.0)))
+    order = ranked[:k] + _language_backfill(index, ranked, k, per_language)
     return [
         Hit(index.chunks[row], fused[row], dense_scores.get(row), lexical_scores.get(row), rank)
         for rank, row in enumerate(order)
     ]
+
+
+def _language_backfill(index: Index, ranked: list[int], k: int, per_language: int) -> list[int]:
+    """Rows after the top k that bring each language up to `per_language` chunks."""
+    if per_language <= 0 or len(index.langs) < 2:
+        return []
+    have = {lang: 0 for lang in index.langs}
+    for row in ranked[:k]:
+        have[index.chunks[row].lang] += 1
+    extra = []
+    for row in ranked[k:]:
+        lang = index.chunks[row].lang
+        if have[lang] < per_language:
+            have[lang] += 1
+            extra.append(row)
+    return extra

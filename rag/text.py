@@ -264,6 +264,17 @@ def _stopwords(lang: str) -> frozenset[str]:
 NAME_TERM = re.compile(r"(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w-]*|\w*\d[\w.,-]*)")
 
 
+_LATIN_IN_CJK = re.compile(r"[A-Za-z][A-Za-z0-9-]*\d[A-Za-z0-9-]*|\d[\d.,]*|[A-Z][A-Za-z-]+")
+
+
+def name_terms(text: str) -> list[str]:
+    """Names, codes and numbers: what reads the same across languages. In text with no spaces
+    between words (Chinese), the Latin-script runs and numbers: H200, HBM3E, 25."""
+    if re.search(_CJK_RUN, text):
+        return _LATIN_IN_CJK.findall(text)
+    return NAME_TERM.findall(f" {text}")
+
+
 def cjk_bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]

@@ -106,7 +106,7 @@ def _gold_rank(ranked: Sequence[str], gold: str) -> int | None:
     return ranked.index(gold) + 1 if gold in ranked else None
 
 
-def _embed_questions(embedder: Any, data: XQuAD, progress: bool) -> np.ndarray:
+def embed_questions(embedder: Any, data: XQuAD, progress: bool) -> np.ndarray:
     from tqdm import tqdm
 
     texts = [q for _, q, _ in data.questions]
@@ -148,7 +148,7 @@ def run(
     data = {lang: load(folder, lang, limit) for lang in langs}
     _check_parallel(data)
     embedder = get_embedder(embedder_name)
-    vectors = {lang: _embed_questions(embedder, data[lang], progress) for lang in langs}
+    vectors = {lang: embed_questions(embedder, data[lang], progress) for lang in langs}
     answerer = ExtractiveAnswerer()
     results: list[PairResult] = []
     builds: dict[str, dict[str, float]] = {}

@@ -78,11 +78,29 @@ def test_bm25_reads_every_word_in_the_question_language_and_only_names_across(
     from rag.retrieval import lexical_rankings
 
     index = seed_rag.index
-    (same, same_weight), (names, names_weight) = lexical_rankings(
+    (same, same_weight), (names, names_weight), (translated, _) = lexical_rankings(
         index, "Which chips may Alibaba buy from Nvidia?", "en", None, 50
     )
     assert {index.chunks[row].lang for row, _ in same} == {"en"} and 0 < same_weight <= 1
     assert "en" not in {index.chunks[row].lang for row, _ in names}
     assert names_weight < same_weight  # two names out of five content words
+    # Names translated through CC-CEDICT (Nvidia = 英伟达, Alibaba = 阿里巴巴) reach the Chinese
+    # article, which spells neither in Latin script.
+    assert {index.chunks[row].lang for row, _ in translated} == {"zh"}
     rankings = lexical_rankings(index, "Quelle taxe pour les puces ?", "fr", None, 50)
     assert rankings == []  # French words, no names: nothing to match in en/de/zh articles
+
+
+def test_chinese_questions_match_codes_and_translated_words_in_other_languages(
+    seed_rag: RAG,
+) -> None:
+    """`H200 芯片有多少 HBM3E 内存？` has no spaces, so its codes are found as Latin runs, and
+    内存 is looked up in CC-CEDICT (memory) to reach the English article that has 141GB."""
+    from rag.retrieval import lexical_rankings
+
+    index = seed_rag.index
+    rankings = lexical_rankings(index, "H200芯片有多少HBM3E内存？", "zh", None, 50)
+    across = [r for r, _ in rankings[1:]]
+    assert across and all(index.chunks[row].lang != "zh" for r in across for row, _ in r)
+    best = index.chunks[rankings[1][0][0][0]]
+    assert best.doc_id == DOC_EN_ORDERS and "141GB" in best.text

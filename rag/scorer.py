@@ -1,0 +1,466 @@
+"""The learned answer scorer: for each candidate sentence, the probability that it answers the
+question; for the question, a calibrated confidence and the threshold below which to abstain.
+
+Hand-set cut-offs on cosine similarity do not travel: a small multilingual embedder scores
+sentences lower across languages, and lower still for a language pair nobody tuned on. So the
+candidates are described by features that mean the same in every language (similarity centred
+per language, ranks, shared names and numbers across scripts, whether the sentence holds a value
+of the type the question asks for, form) and a logistic regression, fitted on XQuAD's training
+articles by `rag train-scorer`, turns them into probabilities. A second, two-parameter fit (Platt
+scaling on the question level) makes the top candidate's probability a calibrated confidence
+that the answer is right, and the abstention threshold is chosen on the training split for a
+stated precision. The model is a small JSON file shipped in the package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import lang as langmod
+from rag import qtypes
+from rag import text as textmod
+from rag.errors import RagError
+from rag.figures import Figure, extract
+from rag.store import Index, SentenceRow
+
+MODEL_PATH = Path(__file__).with_name("answer_model.json")
+
+FEATURES = (
+    "dense",  # cosine of question and sentence
+    "z",  # the cosine in standard deviations above the other candidates' (per language)
+    "z_gap",  # how far below the best candidate's z
+    "dense_rank",  # 1 / (1 + rank by lifted cosine among the candidates)
+    "chunk_rank",  # 1 / (1 + rank of the sentence's chunk in retrieval)
+    "overlap",  # share of the question's stems in the sentence (same language only)
+    "names_shared",  # share of the question's names/codes/numbers in the sentence, any script
+    "type_match",  # P(question type) summed over the types the sentence can fill
+    "figure_missing",  # P(question wants a figure) when the sentence holds none
+    "has_figure",
+    "is_question",  # the article's own rhetorical question
+    "is_heading",  # no sentence-final punctuation
+    "is_short",  # under five tokens
+    "log_tokens",
+    "unknown_names",  # question names no article mentions (in any script)
+    "unknown_words",  # question content words the index never uses (same language only)
+)
+
+# What the confidence is calibrated from, per question: how probable the best candidate is,
+# how clear its lead over the second, how far its cosine stands out, whether it is in another
+# language than the question, and how many of the question's words no article uses.
+CALIBRATION_FEATURES = ("top_logit", "second_logit", "top_z", "cross", "unknown_words")
+IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
+
+_QUESTION_END = ("?", "？", "¿")
+_SENTENCE_END = tuple(".!?。！？…\"'”’»)")
+_CODE_OR_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*\d[A-Za-z0-9-]*|\d[\d.,]*|[A-Z][A-Za-z-]+")
+_CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that might answer, with what the answerer needs to quote and frame it."""
+
+    sentence: SentenceRow
+    lang: str
+    hit_rank: int
+    dense: float
+    lifted: float
+    figures: tuple[Figure, ...]
+    held: frozenset[str] = frozenset()  # the answer types this sentence can fill
+    z: float = 0.0  # cosine in standard deviations above its language's mean
+
+
+@dataclass
+class QuestionContext:
+    """What is computed once per question: its type, its names, what the index lacks."""
+
+    type_probs: dict[str, float]
+    question_lang: str
+    stems: set[str]
+    names: list[set[str]]  # each name with its spellings across scripts, casefolded
+    unknown_names: list[str]
+    unknown_words: list[str]
+
+
+@dataclass
+class AnswerModel:
+    """Logistic regression over FEATURES, Platt calibration and the abstention threshold."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    calibrator: tuple[float, ...]  # weights over CALIBRATION_FEATURES, then a bias
+    threshold: float
+    target_precision: float
+    type_model: dict[str, list[float]] | None
+    embedder_id: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    # Chosen on the training split with the threshold: how sure the type must be before only
+    # sentences of that type may answer, and how probable a further quote must be (share of
+    # the best one's probability).
+    type_floor: float = 0.5
+    keep_ratio: float = 0.6
+    name: str = "answer_model.json"
+
+    def sentence_probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def confidence(self, features: Sequence[float]) -> float:
+        """Calibrated P(the answer is right) from the question-level CALIBRATION_FEATURES."""
+        *w, b = self.calibrator
+        z = float(np.dot(w, features)) + b
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "features": list(self.features),
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "weights": self.weights.round(6).tolist(),
+            "bias": round(self.bias, 6),
+            "calibration_features": list(CALIBRATION_FEATURES),
+            "calibrator": [round(v, 6) for v in self.calibrator],
+            "threshold": round(self.threshold, 4),
+            "type_floor": self.type_floor,
+            "keep_ratio": self.keep_ratio,
+            "target_precision": self.target_precision,
+            "embedder_id": self.embedder_id,
+            "type_model": self.type_model,
+            "meta": self.meta,
+        }
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], name: str) -> AnswerModel:
+        if (
+            data.get("format") != 1
+            or tuple(data["features"]) != FEATURES
+            or tuple(data.get("calibration_features", ())) != CALIBRATION_FEATURES
+        ):
+            raise RagError(
+                f"the answer model {name} was built for other features: rebuild it with "
+                "`rag train-scorer`"
+            )
+        return cls(
+            features=tuple(data["features"]),
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+            calibrator=tuple(float(v) for v in data["calibrator"]),
+            threshold=float(data["threshold"]),
+            type_floor=float(data.get("type_floor", 0.5)),
+            keep_ratio=float(data.get("keep_ratio", 0.6)),
+            target_precision=float(data["target_precision"]),
+            type_model=data.get("type_model"),
+            embedder_id=str(data["embedder_id"]),
+            meta=dict(data.get("meta", {})),
+            name=name,
+        )
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> AnswerModel:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RagError(
+            f"cannot read the answer model {path} ({err}): rebuild it with `rag train-scorer`"
+        ) from None
+    return AnswerModel.from_json(data, path.name)
+
+
+# ------------------------------------------------------------------ features
+
+
+def question_names(question: str, question_lang: str = "en") -> list[str]:
+    """Names, product codes and numbers the question mentions, in any script: capitalised words
+    after the first (which is capitalised anyway), codes like H200 or HBM3E, numbers, and
+    Chinese words that CC-CEDICT lists as proper nouns. German capitalises every noun, so there
+    a capitalised word counts only if it is a code or a name CC-CEDICT knows (Tencent)."""
+    from rag import dictionary
+
+    found = [m.group(0) for m in textmod.NAME_TERM.finditer(question)]
+    first = question.split(maxsplit=1)[0] if question.split() else ""
+    if _CODE.search(first):  # a code or an acronym leads
+        found.insert(0, first)
+    if langmod.has_cjk(question):
+        found = _CODE_OR_NAME.findall(question)
+        found += [
+            w
+            for w in dictionary.segment_zh(question)
+            if len(w) >= 2 and langmod.has_cjk(w) and dictionary.is_proper_name_zh(w)
+        ]
+    names = [n.strip(".,?!:;()\"'") for n in dict.fromkeys(found)]
+    if question_lang == "de":
+        names = [n for n in names if _CODE.search(n) or dictionary.en_to_zh(n)]
+    return [n for n in names if n]
+
+
+def _checkable(name: str, forms: set[str], question_lang: str, index: Index) -> bool:
+    """Whether the articles' silence about a name means something: some spelling of it is in a
+    script they are written in, and a Latin-script name is a code, has a form in another script
+    (an international name: Tencent), or is written in a language the articles use (Estados
+    Unidos is simply not how English articles say it)."""
+    scripts = {lang in ("zh", "ja") for lang in index.langs}
+    if not any(langmod.has_cjk(f) in scripts for f in forms):
+        return False
+    if langmod.has_cjk(name) or question_lang in index.langs:
+        return True
+    return bool(re.search(r"\d", name)) or len(forms) > 1
+
+
+def _present(index: Index, tokens: Sequence[str], scope: np.ndarray | None) -> bool:
+    """Some chunk in scope (all chunks when `scope` is None) holds every one of `tokens`."""
+    if index.bm25 is None:
+        return True
+    vocab = index.bm25.vocab_dict
+    if not tokens or any(t not in vocab for t in tokens):
+        return False
+    if scope is None and len(tokens) == 1:
+        return True
+    holds = np.ones(len(index.chunks), dtype=bool)
+    for token in dict.fromkeys(tokens):
+        holds &= index.bm25.get_scores([token]) > 0
+    if scope is not None:
+        holds &= scope
+    return bool(holds.any())
+
+
+def _known(index: Index, spelling: str, scope: np.ndarray | None) -> bool:
+    """The articles in scope use this spelling: one of its stems, or for Chinese every
+    character bigram of it within one chunk."""
+    if langmod.has_cjk(spelling):
+        return _present(index, textmod.cjk_bigrams(spelling), scope)
+    tokens = textmod.lexical_tokens(spelling, index.langs)
+    return not tokens or any(_present(index, [t], scope) for t in tokens)
+
+
+def question_context(
+    question: str,
+    question_lang: str,
+    vector: np.ndarray,
+    index: Index,
+    type_model: dict[str, list[float]] | None,
+    scope: np.ndarray | None = None,
+) -> QuestionContext:
+    """`scope` masks the chunks the question may be answered from (filters, or in evaluation a
+    removed gold paragraph): a name counts as known only if an article in scope uses it."""
+    from rag import dictionary
+
+    probs = qtypes.type_probabilities(question, vector, type_model)
+    names = question_names(question, question_lang)
+    variants = [{n.casefold(), *dictionary.name_variants(n)} for n in names]
+    unknown = [
+        n
+        for n, forms in zip(names, variants, strict=True)
+        if not re.fullmatch(r"[\d.,]+", n)
+        and _checkable(n, forms, question_lang, index)
+        and not any(_known(index, f, scope) for f in forms)
+    ]
+    return QuestionContext(
+        type_probs=probs,
+        question_lang=question_lang,
+        stems=set(textmod.lexical_tokens(question, [question_lang])),
+        names=variants,
+        unknown_names=unknown,
+        unknown_words=_unknown_words(question, question_lang, index, scope),
+    )
+
+
+def _unknown_words(
+    question: str, question_lang: str, index: Index, scope: np.ndarray | None
+) -> list[str]:
+    """Content words of a question in a language the index holds that no article in scope
+    uses: a question about "employees" over articles that never say it is rarely answerable."""
+    if index.bm25 is None or question_lang not in index.langs or langmod.has_cjk(question):
+        return []
+    content = textmod.NAME_TERM.sub(" ", f" {langmod.without_interrogatives(question)}")
+    tokens = textmod.lexical_tokens(content, [question_lang])
+    return [t for t in dict.fromkeys(tokens) if not t.isdigit() and not _present(index, [t], scope)]
+
+
+@lru_cache(maxsize=100_000)
+def _sentence_facts(
+    text: str, lang: str
+) -> tuple[tuple[Figure, ...], frozenset[str], int, str, frozenset[str]]:
+    """A sentence's figures, stems, token count, folded text and the answer types it can fill;
+    the same sentences come back question after question, so this is read once."""
+    figures = tuple(extract(text, lang))
+    tokens = textmod.lexical_tokens(text, [lang])
+    has_name = bool(textmod.NAME_TERM.search(text))
+    held = frozenset(qtypes.types_held(figures, has_name, text))
+    return figures, frozenset(tokens), len(tokens), textmod.normalize(text), held
+
+
+def candidates_and_features(
+    evidence: Any, context: QuestionContext
+) -> tuple[list[Candidate], np.ndarray]:
+    """Every sentence of the retrieved chunks, with its feature row."""
+    index: Index = evidence.index
+    rows = [r for hit in evidence.hits for r in hit.chunk.sentence_rows]
+    if not rows:
+        return [], np.empty((0, len(FEATURES)))
+    row_array = np.asarray(rows, dtype=np.int64)
+    dense, lifted, z = _similarities(index, evidence.query_vector, row_array)
+    order = np.argsort(-lifted, kind="stable")
+    rank_of = np.empty(len(rows), dtype=np.int64)
+    rank_of[order] = np.arange(len(rows))
+    best = float(z.max())
+    wants_figure = qtypes.wants_figure(context.type_probs)
+    candidates, matrix = [], []
+    i = 0
+    for hit in evidence.hits:
+        lang = hit.chunk.lang
+        for row in hit.chunk.sentence_rows:
+            sentence = index.sentences[row]
+            figures, tokens, n_tokens, folded, held = _sentence_facts(sentence.text, lang)
+            same = lang == evidence.question_lang
+            overlap = len(context.stems & tokens) / max(1, len(context.stems)) if same else 0.0
+            shared = sum(any(v in folded for v in forms) for forms in context.names)
+            stripped = sentence.text.rstrip()
+            matrix.append([
+                float(dense[i]),
+                float(z[i]),
+                best - float(z[i]),
+                1.0 / (1 + rank_of[i]),
+                1.0 / (1 + hit.rank),
+                overlap,
+                shared / max(1, len(context.names)),
+                sum(context.type_probs[t] for t in held),
+                wants_figure if not figures else 0.0,
+                float(bool(figures)),
+                float(stripped.endswith(_QUESTION_END)),
+                float(not stripped.endswith(_SENTENCE_END)),
+                float(n_tokens < 5),
+                math.log1p(n_tokens),
+                float(len(context.unknown_names)),
+                float(len(context.unknown_words)),
+            ])  # fmt: skip
+            candidates.append(
+                Candidate(
+                    sentence,
+                    lang,
+                    hit.rank,
+                    float(dense[i]),
+                    float(lifted[i]),
+                    figures,
+                    held,
+                    float(z[i]),
+                )
+            )
+            i += 1
+    return candidates, np.asarray(matrix, dtype=np.float64)
+
+
+def _similarities(
+    index: Index, vector: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cosines of the candidate rows: raw; lifted by the index-wide per-language shift (the
+    centring retrieval uses, for ranking); and as z-scores among the candidates of the same
+    language. The z-score reads the same whatever the language pair (cross-lingual cosines sit
+    lower and closer) and whatever the corpus (in a set of articles on one topic every sentence
+    is close to the question; among Wikipedia's many topics only a few are)."""
+    from rag.retrieval import language_shift
+
+    raw = (index.sentence_vectors[rows] @ vector).astype(np.float64)
+    lang_ids = index.sentence_lang_ids[rows]
+    lifted = raw + language_shift(index, vector)[lang_ids]
+    z = np.zeros_like(raw)
+    for lang in np.unique(lang_ids):
+        mask = lang_ids == lang
+        spread = float(raw[mask].std()) if mask.sum() > 1 else 0.0
+        z[mask] = (raw[mask] - raw[mask].mean()) / max(spread, 0.02)
+    return raw, lifted, z
+
+
+# ------------------------------------------------------------------ decisions
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which candidates to quote (best first), how sure we are, and whether to abstain."""
+
+    chosen: list[int]
+    confidence: float
+    abstain: bool
+    reason: str = ""
+    calibration_features: tuple[float, ...] = ()
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def decide(
+    candidates: Sequence[Candidate],
+    probabilities: np.ndarray,
+    context: QuestionContext,
+    model: AnswerModel,
+    max_sentences: int = 3,
+    sentence_vectors: np.ndarray | None = None,
+    duplicate_cosine: float = 0.95,
+) -> Decision:
+    """The answer's sentences: the most probable candidate that can hold the asked-for type,
+    then others close to it (probability over the model's `keep_ratio` of the best), no
+    near-duplicates.
+
+    Abstains when the calibrated confidence is under the model's threshold, or when the
+    question names something no article mentions.
+    """
+    if not candidates:
+        return Decision([], 0.0, True, "no passage retrieved")
+    probs = np.asarray(probabilities, dtype=np.float64).copy()
+    kind = qtypes.best_type(context.type_probs)
+    if kind in qtypes.FIGURE_TYPES and context.type_probs[kind] >= model.type_floor:
+        fits = np.array([qtypes.can_fill(c.figures, c.held, kind) for c in candidates])
+        if not fits.any():
+            return Decision([], 0.0, True, f"no passage gives a {kind}")
+        probs = np.where(fits, probs, 0.0)
+    order = [int(i) for i in np.argsort(-probs, kind="stable")]
+    top = order[0]
+    features = (
+        _logit(float(probs[top])),
+        _logit(float(probs[order[1]])) if len(order) > 1 else _logit(0.0),
+        candidates[top].z,
+        float(candidates[top].lang != context.question_lang),
+        float(len(context.unknown_words)),
+    )
+    confidence = model.confidence(features)
+    if context.unknown_names:
+        names = ", ".join(context.unknown_names)
+        return Decision([], confidence, True, f"no article mentions {names}", features)
+    if confidence < model.threshold:
+        reason = "no passage answers it with enough confidence"
+        return Decision([], confidence, True, reason, features)
+    chosen = [top]
+    for i in order[1:]:
+        if len(chosen) >= max_sentences or probs[i] <= model.keep_ratio * probs[top]:
+            break
+        if sentence_vectors is not None and any(
+            float(
+                sentence_vectors[candidates[i].sentence.row]
+                @ sentence_vectors[candidates[j].sentence.row]
+            )
+            > duplicate_cosine
+            for j in chosen
+        ):
+            continue
+        chosen.append(i)
+    return Decision(chosen, confidence, False, "", features)

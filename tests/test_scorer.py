@@ -1,0 +1,169 @@
+"""The learned answer scorer: fitting, decisions, answer types, and the answers it gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import answer_training as training
+from rag import qtypes, scorer
+from rag.figures import extract
+from rag.pipeline import RAG
+from tests.conftest import DOC_EN_ORDERS, DOC_ZH, REPO
+
+
+def test_logistic_fit_recovers_a_known_relationship() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    truth = 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1] + 0.5)))
+    y = (rng.random(4000) < truth).astype(float)
+    mean, scale, w, b = training.fit_logistic(x, y, l2=1e-3)
+    raw = w / scale
+    assert raw[0] == pytest.approx(2.0, abs=0.25) and raw[1] == pytest.approx(-1.0, abs=0.2)
+    assert b - float(raw @ mean) == pytest.approx(0.5, abs=0.2)
+
+
+def test_threshold_is_the_lowest_confidence_meeting_the_precision() -> None:
+    confidence = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    right = np.array([True, True, True, False, False])
+    assert training._choose_threshold(confidence, right, 0.75) == 0.6
+    assert training._choose_threshold(confidence, right, 1.0) == 0.7
+    assert training._choose_threshold(confidence, np.zeros(5, dtype=bool), 0.5) == 1.0
+
+
+def test_reliability_bins_average_confidence_and_accuracy() -> None:
+    bins = training.reliability([(0.05, False), (0.08, True), (0.95, True)])
+    assert bins[0] == {"bin": [0.0, 0.1], "n": 2, "mean_confidence": 0.065, "accuracy": 0.5}
+    assert bins[-1]["bin"] == [0.9, 1.0] and bins[-1]["accuracy"] == 1.0
+
+
+def test_shipped_model_matches_the_features_and_states_how_it_was_made() -> None:
+    model = scorer.load_model()
+    assert model.features == scorer.FEATURES and len(model.weights) == len(scorer.FEATURES)
+    assert (
+        0 < model.threshold < 1
+        and model.type_model
+        and set(model.type_model) == set(qtypes.LEARNED)
+    )
+    assert "XQuAD" in model.meta["data"] and model.meta["held_out"]["all"]["answered_right"]
+
+
+def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
+    data = scorer.load_model().to_json()
+    data["features"] = ["dense"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(Exception, match="rag train-scorer"):
+        scorer.load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("H200 芯片有多少 HBM3E 内存？", "measure"),
+        ("Wie viel HBM3E-Speicher hat der H200?", "measure"),
+        ("How much of the market could Nvidia recover in China at most?", "percent"),
+        ("Quanta memória tem o novo processador?", "measure"),  # Portuguese: no lexicon
+        ("Quando è stato presentato il prodotto?", "date"),  # Italian: no lexicon
+        ("Quanti dipendenti ha l'azienda?", "count"),
+    ],
+)
+def test_question_types_come_from_prototypes_in_any_language(
+    seed_rag: RAG, question: str, kind: str
+) -> None:
+    model = scorer.load_model()
+    vector = seed_rag.embedder.embed_query(question)
+    probs = qtypes.type_probabilities(question, vector, model.type_model)
+    assert qtypes.best_type(probs) == kind, probs
+
+
+def test_types_a_sentence_can_fill() -> None:
+    figures = extract("The H200 has 141GB of HBM3E memory and 4.8 TB/s, up 25% since 2023.", "en")
+    assert qtypes.types_held(figures, has_name=False) == {"measure", "percent", "date"}
+    assert qtypes.compatible_figures(figures, "measure")[0].text == "141GB"
+
+
+def _decision_for(seed_rag: RAG, question: str) -> scorer.Decision:
+    from rag.answers import Evidence
+    from rag.retrieval import search
+
+    vector = seed_rag.embedder.embed_query(question)
+    hits = search(seed_rag.index, question, vector, 6)
+    model = scorer.load_model()
+    context = scorer.question_context(question, "en", vector, seed_rag.index, model.type_model)
+    evidence = Evidence(question, "en", vector, hits, seed_rag.index)
+    candidates, x = scorer.candidates_and_features(evidence, context)
+    return scorer.decide(candidates, model.sentence_probabilities(x), context, model)
+
+
+def test_decision_abstains_below_the_threshold_and_on_unknown_names(seed_rag: RAG) -> None:
+    answered = _decision_for(seed_rag, "How much HBM3E memory does the H200 have?")
+    assert not answered.abstain and answered.chosen
+    unknown = _decision_for(seed_rag, "How many H200 chips has Tencent ordered?")
+    assert unknown.abstain and "Tencent" in unknown.reason
+    model = replace(scorer.load_model(), threshold=answered.confidence + 1e-6)
+    assert 0 < answered.confidence < 1 and model.threshold > answered.confidence
+
+
+@pytest.mark.parametrize(
+    ("question", "figure", "doc", "lead"),
+    [
+        ("H200 芯片有多少 HBM3E 内存？", "141GB", DOC_EN_ORDERS, "答："),
+        ("Wie viel HBM3E-Speicher hat der H200?", "141GB", DOC_EN_ORDERS, "Antwort: "),
+        ("How much of the market could Nvidia recover in China at most?", "50%", DOC_ZH,
+         "Answer: "),
+    ],
+)  # fmt: skip
+def test_issue_questions_find_the_figure_across_languages_and_lead_with_it(
+    seed_rag: RAG, question: str, figure: str, doc: str, lead: str
+) -> None:
+    result = seed_rag.ask(question)
+    assert not result.abstained, result.answer
+    assert result.answer.startswith(lead) and figure in result.answer.split("[1]")[0]
+    assert doc in {c.doc_id for c in result.citations}
+    assert all(f.supported for f in result.figures)
+    assert result.confidence is not None and result.confidence >= scorer.load_model().threshold
+    result.check_citations()
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Wie viele H200-Chips hat Tencent bestellt?", "Tencent"),
+        ("腾讯订购了多少H200芯片？", "腾讯"),
+    ],
+)
+def test_a_name_no_article_mentions_is_said_so(seed_rag: RAG, question: str, name: str) -> None:
+    result = seed_rag.ask(question)
+    assert result.abstained and not result.citations
+    assert name in result.answer
+
+
+def test_names_in_another_script_are_known(seed_rag: RAG) -> None:
+    model = scorer.load_model()
+    for question in ("英伟达和阿里巴巴的H200订单有多少？", "How much did Alibaba and Nvidia say?"):
+        vector = seed_rag.embedder.embed_query(question)
+        context = scorer.question_context(question, "zh", vector, seed_rag.index, model.type_model)
+        assert context.unknown_names == [], question
+
+
+def test_json_has_confidence(seed_index: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "--index", str(seed_index),
+         "What fee will the US charge on H200 sales to China?"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert 0 < data["confidence"] <= 1 and not data["abstained"]
+    info = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "info", "--index", str(seed_index)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert "answer model answer_model.json" in info.stdout

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from rag import lang as langmod
-from rag import qtypes, scorer
+from rag import text as textmod
 from rag.answers import Answer, Citation, Evidence
 from rag.errors import RagError
 from rag.figures import Figure, extract
-from rag.scorer import AnswerModel, Candidate, load_model
 from rag.store import SentenceRow
+
+# An amount: a number not glued to a product name (H200) and not a bare year, or a Chinese numeral.
+_FIGURE = re.compile(
+    r"(?<![A-Za-z\d.,])(?!(?:19|20)\d\d(?![\d%]|[.,]\d|\s*(?:%|percent|por ciento|Prozent)))\d[\d.,]*"
+    r"|[零一二三四五六七八九十百千万亿两]+(?:倍|%|个|万|亿|元)|百分之",
+    re.IGNORECASE,
+)
+_DATE_OR_YEAR = re.compile(
+    r"(?<!\d)(?:1[0-9]|20)\d\d(?!\d)|\d{1,2}\s*(?:月|日)|[零一二三四五六七八九〇]{4}年",
+    re.IGNORECASE,
+)
+_QUESTION_END = ("?", "？", "¿")
+_SENTENCE_END = tuple(".!?。！？…\"'”’»)")
+
 
 # What a streaming answerer yields: text as it is produced, then the finished Answer.
 StreamEvent = str | Answer
@@ -54,139 +67,193 @@ class Answerer(ABC):
 @dataclass(frozen=True)
 class ScoredSentence:
     sentence: SentenceRow
-    score: float  # the learned probability that this sentence answers the question
+    score: float
+    dense: float
+    overlap: float
     has_figure: bool
 
 
 @dataclass(frozen=True)
 class ExtractiveSettings:
-    """How an answer is assembled; whether to answer at all is the learned model's call."""
+    """Weights of the sentence score and the evidence bar; tuned on the seed questions."""
 
+    overlap_weight: float = 0.15
+    chunk_rank_weight: float = 0.03
+    figure_bonus: float = 0.04
+    short_penalty: float = 0.04
+    heading_penalty: float = 0.04
+    question_penalty: float = 0.10
+    unknown_name_penalty: float = 0.05
+    unknown_word_penalty: float = 0.025
+    max_unknown_penalty: float = 0.15
+    min_dense: float = 0.80
+    min_score: float = 0.90
+    keep_within: float = 0.025
     max_sentences: int = 3
     duplicate_cosine: float = 0.95
-    conflict_ratio: float = 0.5  # another article's differing figure must be this probable
+    conflict_margin: float = 0.04  # how close another article's differing figure must score
 
 
 class ExtractiveAnswerer(Answerer):
-    """Quotes the sentences that best answer the question and cites each one.
+    """Picks the sentences that best answer the question and cites each one.
 
-    Every sentence of the retrieved chunks gets a probability of answering from the learned
-    scorer (rag/scorer.py, fitted on XQuAD); a question asking for a figure of some type is
-    answered only from sentences holding one. Below the model's calibrated confidence threshold,
-    or when the question names something no article mentions, it abstains rather than guess.
-    A figure answer starts with the value itself, framed in the question's language.
+    A sentence's score is its embedding similarity to the question, plus lexical overlap (names,
+    figures, stems), plus a small prior from its chunk's retrieval rank; a question asking for an
+    amount prefers sentences with figures. Below the evidence bar it abstains rather than guess.
     """
 
     name = "extractive"
 
-    def __init__(
-        self, settings: ExtractiveSettings | None = None, model: AnswerModel | None = None
-    ) -> None:
+    def __init__(self, settings: ExtractiveSettings | None = None) -> None:
         self.settings = settings or ExtractiveSettings()
-        self.model = model or load_model()
-
-    def _type_model(self, evidence: Evidence) -> dict[str, list[float]] | None:
-        """Type prototypes are embedder-specific; another embedder falls back to the lexicons."""
-        return (
-            self.model.type_model if self.model.embedder_id == evidence.index.embedder_id else None
-        )
-
-    def _score(
-        self, evidence: Evidence
-    ) -> tuple[list[Candidate], np.ndarray, scorer.QuestionContext]:
-        context = scorer.question_context(
-            evidence.question, evidence.question_lang, evidence.query_vector, evidence.index,
-            self._type_model(evidence), evidence.scope,
-        )  # fmt: skip
-        candidates, x = scorer.candidates_and_features(evidence, context)
-        probs = self.model.sentence_probabilities(x) if len(x) else np.empty(0)
-        return candidates, probs, context
 
     def score_sentences(self, evidence: Evidence) -> list[ScoredSentence]:
-        """Every candidate sentence, most probable answer first."""
-        candidates, probs, _ = self._score(evidence)
-        ranked = sorted(zip(candidates, probs, strict=True), key=lambda cp: -cp[1])
-        return [ScoredSentence(c.sentence, float(p), bool(c.figures)) for c, p in ranked]
+        index, s = evidence.index, self.settings
+        wants_figure = langmod.asks_for_quantity(evidence.question)
+        wants_date = langmod.asks_for_date(evidence.question)
+        question_tokens = set(textmod.lexical_tokens(evidence.question, index.langs))
+        scored = []
+        for hit in evidence.hits:
+            rows = list(hit.chunk.sentence_rows)
+            if not rows:
+                continue
+            dense = index.sentence_vectors[rows] @ evidence.query_vector
+            for row, sim in zip(rows, dense, strict=True):
+                sentence = index.sentences[row]
+                tokens = set(textmod.lexical_tokens(sentence.text, [hit.chunk.lang]))
+                overlap = len(question_tokens & tokens) / max(1, len(question_tokens))
+                has_figure = bool(_FIGURE.search(sentence.text))
+                score = float(sim) + s.overlap_weight * overlap
+                score += s.chunk_rank_weight / (1 + hit.rank)
+                if wants_figure:
+                    score += s.figure_bonus if has_figure else -s.figure_bonus
+                if wants_date:
+                    score += s.figure_bonus if _DATE_OR_YEAR.search(sentence.text) else 0.0
+                score -= self._form_penalty(sentence.text, len(tokens))
+                scored.append(ScoredSentence(sentence, score, float(sim), overlap, has_figure))
+        return sorted(scored, key=lambda x: -x.score)
+
+    def unknown_terms(self, evidence: Evidence) -> tuple[list[str], list[str]]:
+        """Question terms found nowhere in the index: (names, other words).
+
+        Counted only for a language the index holds: a same-language question about "employees"
+        or "Dividende" over articles that never use the word is rarely answerable, however close
+        the embeddings put it to the topic. Names (capitalised words, numbers, whole CJK words)
+        weigh more than ordinary words, which a paraphrase may simply have replaced.
+        """
+        index = evidence.index
+        if index.bm25 is None or evidence.question_lang not in index.langs:
+            return [], []
+        vocab = index.bm25.vocab_dict
+        content = langmod.without_interrogatives(evidence.question)
+        lang = [evidence.question_lang]
+
+        def missing(text: str) -> list[str]:
+            tokens = textmod.lexical_tokens(text, lang)
+            return [t for t in dict.fromkeys(tokens) if t not in vocab and not langmod.has_cjk(t)]
+
+        names = textmod.NAME_TERM.findall(content)
+        name_terms = missing(" ".join(names))
+        words = [t for t in missing(textmod.NAME_TERM.sub(" ", content)) if t not in name_terms]
+        # CJK bigrams that straddle two words are often unseen; a missing *word* is a run of them.
+        for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
+            gaps = [b not in vocab for b in textmod.cjk_bigrams(run)]
+            if any(a and b for a, b in itertools.pairwise(gaps)):
+                name_terms.append(run)
+        return name_terms, words
+
+    def _form_penalty(self, sentence: str, n_tokens: int) -> float:
+        """Headings, fragments and the article's own rhetorical questions answer nothing."""
+        s = self.settings
+        penalty = s.short_penalty if n_tokens < 5 else 0.0
+        stripped = sentence.rstrip()
+        if stripped.endswith(_QUESTION_END):
+            penalty += s.question_penalty
+        elif not stripped.endswith(_SENTENCE_END):
+            penalty += s.heading_penalty
+        return penalty
+
+    def _select(self, ranked: list[ScoredSentence], evidence: Evidence) -> list[ScoredSentence]:
+        s = self.settings
+        best = ranked[0]
+        chosen = [best]
+        for candidate in ranked[1:]:
+            if len(chosen) >= s.max_sentences or candidate.score < best.score - s.keep_within:
+                break
+            vectors = evidence.index.sentence_vectors
+            if any(
+                float(vectors[candidate.sentence.row] @ vectors[c.sentence.row])
+                > s.duplicate_cosine
+                for c in chosen
+            ):
+                continue
+            chosen.append(candidate)
+        return chosen
 
     def answer(self, evidence: Evidence) -> Answer:
+        ranked = self.score_sentences(evidence)
         s = self.settings
-        candidates, probs, context = self._score(evidence)
-        decision = scorer.decide(
-            candidates, probs, context, self.model, s.max_sentences,
-            evidence.index.sentence_vectors, s.duplicate_cosine,
-        )  # fmt: skip
-        if decision.abstain:
-            result = self.abstain(evidence)
-            if context.unknown_names:
-                result.answer = langmod.not_mentioned_message(
-                    evidence.question_lang, context.unknown_names
-                )
-            result.confidence = round(decision.confidence, 4)
-            result.notes.append(f"abstained: {decision.reason}")
-            return result
-        ranked = [
-            ScoredSentence(candidates[i].sentence, float(probs[i]), bool(candidates[i].figures))
-            for i in decision.chosen
-        ]
-        pool = sorted(
-            (ScoredSentence(c.sentence, float(p), bool(c.figures))
-             for c, p in zip(candidates, probs, strict=True)),
-            key=lambda x: -x.score,
-        )  # fmt: skip
+        if not ranked or ranked[0].dense < s.min_dense:
+            return self.abstain(evidence)
+        names, words = self.unknown_terms(evidence)
+        penalty = len(names) * s.unknown_name_penalty + len(words) * s.unknown_word_penalty
+        if ranked[0].score - min(penalty, s.max_unknown_penalty) < s.min_score:
+            return self.abstain(evidence)
+        if langmod.asks_for_quantity(evidence.question) and not ranked[0].has_figure:
+            return self.abstain(evidence)
         notes: list[str] = []
         if langmod.asks_for_latest(evidence.question):
-            ranked, note = self._newest_first(ranked, pool, evidence)
+            ranked, note = self._newest_first(ranked, evidence)
             notes.append(note)
-        chosen = ranked + self._conflicting(pool, ranked, evidence)
-        citations = [self._cite(n, item.sentence, evidence) for n, item in enumerate(chosen, 1)]
-        quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        direct = direct_answer(citations, context, evidence.question_lang)
+        chosen = self._select(ranked, evidence)
+        chosen += self._conflicting(ranked, chosen, evidence)
+        citations = []
+        parts = []
+        for n, item in enumerate(chosen, start=1):
+            sentence = item.sentence
+            article = evidence.index.article(sentence.doc_id)
+            citations.append(
+                Citation(
+                    n=n,
+                    doc_id=sentence.doc_id,
+                    title=article.title,
+                    date=article.date,
+                    lang=evidence.index.chunks[sentence.chunk_row].lang,
+                    quote=sentence.text,
+                    start=sentence.start,
+                    end=sentence.end,
+                )
+            )
+            parts.append(f"{sentence.text} [{n}]")
         return Answer(
-            f"{direct} {quotes}" if direct else quotes,
+            " ".join(parts),
             False,
             citations,
             question_lang=evidence.question_lang,
             answerer=self.name,
             conflicts=figure_conflicts(citations),
             notes=notes,
-            confidence=round(decision.confidence, 4),
-        )
-
-    @staticmethod
-    def _cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
-        article = evidence.index.article(sentence.doc_id)
-        return Citation(
-            n=n,
-            doc_id=sentence.doc_id,
-            title=article.title,
-            date=article.date,
-            lang=evidence.index.chunks[sentence.chunk_row].lang,
-            quote=sentence.text,
-            start=sentence.start,
-            end=sentence.end,
         )
 
     def _newest_first(
-        self, ranked: list[ScoredSentence], pool: list[ScoredSentence], evidence: Evidence
+        self, ranked: list[ScoredSentence], evidence: Evidence
     ) -> tuple[list[ScoredSentence], str]:
         """For "now / latest" questions: of the near-best sentences, lead with the one from the
         most recently dated article, and say which date that is."""
-        floor = self.settings.conflict_ratio * ranked[0].score
-        near = [c for c in pool if c.score >= floor]
+        near = [c for c in ranked if c.score >= ranked[0].score - self.settings.conflict_margin]
         dated = [c for c in near if evidence.index.article(c.sentence.doc_id).date]
         if not dated:
             return ranked, "none of the matching articles is dated, so the newest cannot be told"
         newest = max(dated, key=lambda c: (evidence.index.article(c.sentence.doc_id).date, c.score))
         article = evidence.index.article(newest.sentence.doc_id)
-        rows = {newest.sentence.row}
-        reordered = [newest] + [c for c in ranked if c.sentence.row not in rows]
+        reordered = [newest] + [c for c in ranked if c is not newest]
         return reordered, f"newest source: {article.title} ({article.date})"
 
     def _conflicting(
-        self, pool: list[ScoredSentence], chosen: list[ScoredSentence], evidence: Evidence
+        self, ranked: list[ScoredSentence], chosen: list[ScoredSentence], evidence: Evidence
     ) -> list[ScoredSentence]:
-        """Sentences of other articles, nearly as probable, that give a different value of the
-        same kind (2 million units vs 200,000 units): shown beside the pick, not dropped."""
+        """Sentences of other articles, scoring nearly as well, that give a different value of
+        the same kind (2 million units vs 200,000 units): shown beside the pick, not dropped."""
         index = evidence.index
 
         def amounts(item: ScoredSentence) -> list[Figure]:
@@ -195,39 +262,16 @@ class ExtractiveAnswerer(Answerer):
 
         picked = [f for c in chosen for f in amounts(c)]
         docs = {c.sentence.doc_id for c in chosen}
-        rows = {c.sentence.row for c in chosen}
-        floor = self.settings.conflict_ratio * chosen[0].score
         extra: list[ScoredSentence] = []
-        for candidate in pool:
-            if candidate.score < floor or len(extra) == 2:
+        for candidate in ranked:
+            if candidate.score < ranked[0].score - self.settings.conflict_margin or len(extra) == 2:
                 break
-            if candidate.sentence.doc_id in docs or candidate.sentence.row in rows:
+            if candidate.sentence.doc_id in docs or not candidate.has_figure:
                 continue
-            if candidate.has_figure and any(
-                _differ(f, g) for f in amounts(candidate) for g in picked
-            ):
+            if any(figure_differs(f, g) for f in amounts(candidate) for g in picked):
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
-
-
-def direct_answer(citations: list[Citation], context: scorer.QuestionContext, lang: str) -> str:
-    """The value asked for, first and in the question's language: `答：141GB [1]。`.
-
-    Figures are copied as the source writes them, each with the citation of its quote, so the
-    figure check verifies them like any other sentence; differing values are all given.
-    """
-    kind = qtypes.best_type(context.type_probs)
-    if kind not in qtypes.FIGURE_TYPES or context.type_probs[kind] < 0.5:
-        return ""
-    values: list[str] = []
-    seen: list[Figure] = []
-    for c in citations:
-        for fig in qtypes.compatible_figures(extract(c.quote, c.lang), kind)[:1]:
-            if not any(fig.same_value(f) for f in seen):
-                seen.append(fig)
-                values.append(f"{fig.text} [{c.n}]")
-    return langmod.frame_answer(lang, values) if values else ""
 
 
 def _llm_answerer() -> Answerer:
@@ -236,7 +280,13 @@ def _llm_answerer() -> Answerer:
     return LLMAnswerer()
 
 
-def _differ(a: Figure, b: Figure) -> bool:
+def _learned_answerer() -> Answerer:
+    from rag.learned import LearnedAnswerer
+
+    return LearnedAnswerer()
+
+
+def figure_differs(a: Figure, b: Figure) -> bool:
     return a.unit == b.unit and a.kind == b.kind and not a.covers(b) and not b.covers(a)
 
 
@@ -263,6 +313,7 @@ def figure_conflicts(citations: list[Citation]) -> list[dict[str, Any]]:
 _REGISTRY: dict[str, Callable[[], Answerer]] = {
     "extractive": ExtractiveAnswerer,
     "openai": _llm_answerer,  # any OpenAI-compatible API, hosted or local: see rag/llm.py
+    "learned": _learned_answerer,  # the XQuAD-fitted scorer: see rag/learned.py
 }
 
 

@@ -55,9 +55,12 @@ FEATURES = (
 
 # What the confidence is calibrated from, per question: how probable the best candidate is,
 # how clear its lead over the second, how far its cosine stands out, whether it is in another
-# language than the question, and how many of the question's words no article uses.
-CALIBRATION_FEATURES = ("top_logit", "second_logit", "top_z", "cross", "unknown_words")
-IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
+# language than the question, how many of the question's words no article uses, and whether a
+# question that wants a figure is answered by a sentence that has one.
+CALIBRATION_FEATURES = (
+    "top_logit", "second_logit", "top_z", "cross", "unknown_words", "figure_for_figure_question",
+)  # fmt: skip
+IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
 
 _QUESTION_END = ("?", "？", "¿")
 _SENTENCE_END = tuple(".!?。！？…\"'”’»)")
@@ -85,6 +88,7 @@ class QuestionContext:
 
     type_probs: dict[str, float]
     question_lang: str
+    asks_amount: bool  # the question's own words ask for an amount (lexicons, five languages)
     stems: set[str]
     names: list[set[str]]  # each name with its spellings across scripts, casefolded
     unknown_names: list[str]
@@ -276,6 +280,7 @@ def question_context(
     return QuestionContext(
         type_probs=probs,
         question_lang=question_lang,
+        asks_amount=langmod.asks_for_quantity(question),
         stems=set(textmod.lexical_tokens(question, [question_lang])),
         names=variants,
         unknown_names=unknown,
@@ -428,11 +433,16 @@ def decide(
         return Decision([], 0.0, True, "no passage retrieved")
     probs = np.asarray(probabilities, dtype=np.float64).copy()
     kind = qtypes.best_type(context.type_probs)
+    fits = np.ones(len(candidates), dtype=bool)
     if kind in qtypes.FIGURE_TYPES and context.type_probs[kind] >= model.type_floor:
         fits = np.array([qtypes.can_fill(c.figures, c.held, kind) for c in candidates])
-        if not fits.any():
-            return Decision([], 0.0, True, f"no passage gives a {kind}")
-        probs = np.where(fits, probs, 0.0)
+        missing = f"no passage gives a {kind}"
+    elif context.asks_amount:  # "how much / wie viel / 多少": some figure, whatever its type
+        fits = np.array([bool(c.held & set(qtypes.FIGURE_TYPES)) for c in candidates])
+        missing = "no passage gives a figure"
+    if not fits.any():
+        return Decision([], 0.0, True, missing)
+    probs = np.where(fits, probs, 0.0)
     order = [int(i) for i in np.argsort(-probs, kind="stable")]
     top = order[0]
     features = (
@@ -441,6 +451,7 @@ def decide(
         candidates[top].z,
         float(candidates[top].lang != context.question_lang),
         float(len(context.unknown_words)),
+        qtypes.wants_figure(context.type_probs) if bool(candidates[top].figures) else 0.0,
     )
     confidence = model.confidence(features)
     if context.unknown_names:

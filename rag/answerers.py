@@ -207,24 +207,8 @@ class ExtractiveAnswerer(Answerer):
             notes.append(note)
         chosen = self._select(ranked, evidence)
         chosen += self._conflicting(ranked, chosen, evidence)
-        citations = []
-        parts = []
-        for n, item in enumerate(chosen, start=1):
-            sentence = item.sentence
-            article = evidence.index.article(sentence.doc_id)
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=sentence.doc_id,
-                    title=article.title,
-                    date=article.date,
-                    lang=evidence.index.chunks[sentence.chunk_row].lang,
-                    quote=sentence.text,
-                    start=sentence.start,
-                    end=sentence.end,
-                )
-            )
-            parts.append(f"{sentence.text} [{n}]")
+        citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, start=1)]
+        parts = [f"{c.quote} [{c.n}]" for c in citations]
         return Answer(
             " ".join(parts),
             False,
@@ -254,11 +238,9 @@ class ExtractiveAnswerer(Answerer):
     ) -> list[ScoredSentence]:
         """Sentences of other articles, scoring nearly as well, that give a different value of
         the same kind (2 million units vs 200,000 units): shown beside the pick, not dropped."""
-        index = evidence.index
 
         def amounts(item: ScoredSentence) -> list[Figure]:
-            lang = index.chunks[item.sentence.chunk_row].lang
-            return [f for f in extract(item.sentence.text, lang) if f.kind not in ("year", "date")]
+            return sentence_amounts(item.sentence, evidence)
 
         picked = [f for c in chosen for f in amounts(c)]
         docs = {c.sentence.doc_id for c in chosen}
@@ -272,6 +254,27 @@ class ExtractiveAnswerer(Answerer):
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
+
+
+def cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
+    """Citation `n` quoting a sentence, with its article's title, date and language."""
+    article = evidence.index.article(sentence.doc_id)
+    return Citation(
+        n=n,
+        doc_id=sentence.doc_id,
+        title=article.title,
+        date=article.date,
+        lang=evidence.index.chunks[sentence.chunk_row].lang,
+        quote=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+    )
+
+
+def sentence_amounts(sentence: SentenceRow, evidence: Evidence) -> list[Figure]:
+    """A sentence's figures other than years and dates: the values that can conflict."""
+    lang = evidence.index.chunks[sentence.chunk_row].lang
+    return [f for f in extract(sentence.text, lang) if f.kind not in ("year", "date")]
 
 
 def _llm_answerer() -> Answerer:

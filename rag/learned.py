@@ -15,7 +15,7 @@ import numpy as np
 
 from rag import lang as langmod
 from rag import qtypes, scorer
-from rag.answerers import Answerer, figure_conflicts, figure_differs
+from rag.answerers import Answerer, cite, figure_conflicts, figure_differs, sentence_amounts
 from rag.answers import Answer, Citation, Evidence
 from rag.figures import Figure, extract
 from rag.scorer import AnswerModel, Candidate, load_model
@@ -109,7 +109,7 @@ class LearnedAnswerer(Answerer):
             ranked, note = self._newest_first(ranked, pool, evidence)
             notes.append(note)
         chosen = ranked + self._conflicting(pool, ranked, evidence)
-        citations = [self._cite(n, item.sentence, evidence) for n, item in enumerate(chosen, 1)]
+        citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, 1)]
         quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         direct = direct_answer(citations, context, evidence.question_lang)
         return Answer(
@@ -121,20 +121,6 @@ class LearnedAnswerer(Answerer):
             conflicts=figure_conflicts(citations),
             notes=notes,
             confidence=round(decision.confidence, 4),
-        )
-
-    @staticmethod
-    def _cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
-        article = evidence.index.article(sentence.doc_id)
-        return Citation(
-            n=n,
-            doc_id=sentence.doc_id,
-            title=article.title,
-            date=article.date,
-            lang=evidence.index.chunks[sentence.chunk_row].lang,
-            quote=sentence.text,
-            start=sentence.start,
-            end=sentence.end,
         )
 
     def _newest_first(
@@ -158,11 +144,9 @@ class LearnedAnswerer(Answerer):
     ) -> list[ScoredSentence]:
         """Sentences of other articles, nearly as probable, that give a different value of the
         same kind (2 million units vs 200,000 units): shown beside the pick, not dropped."""
-        index = evidence.index
 
         def amounts(item: ScoredSentence) -> list[Figure]:
-            lang = index.chunks[item.sentence.chunk_row].lang
-            return [f for f in extract(item.sentence.text, lang) if f.kind not in ("year", "date")]
+            return sentence_amounts(item.sentence, evidence)
 
         picked = [f for c in chosen for f in amounts(c)]
         docs = {c.sentence.doc_id for c in chosen}

@@ -27,8 +27,6 @@ _DATE_OR_YEAR = re.compile(
     r"(?<!\d)(?:1[0-9]|20)\d\d(?!\d)|\d{1,2}\s*(?:月|日)|[零一二三四五六七八九〇]{4}年",
     re.IGNORECASE,
 )
-_QUESTION_END = ("?", "？", "¿")
-_SENTENCE_END = tuple(".!?。！？…\"'”’»)")
 
 
 # What a streaming answerer yields: text as it is produced, then the finished Answer.
@@ -167,9 +165,9 @@ class ExtractiveAnswerer(Answerer):
         s = self.settings
         penalty = s.short_penalty if n_tokens < 5 else 0.0
         stripped = sentence.rstrip()
-        if stripped.endswith(_QUESTION_END):
+        if stripped.endswith(textmod.QUESTION_END):
             penalty += s.question_penalty
-        elif not stripped.endswith(_SENTENCE_END):
+        elif not stripped.endswith(textmod.SENTENCE_END):
             penalty += s.heading_penalty
         return penalty
 

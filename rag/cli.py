@@ -440,11 +440,26 @@ def cmd_remove(args: argparse.Namespace) -> None:
     )
 
 
+def _answer_model_info() -> dict[str, Any]:
+    """Which answer model `--llm learned` uses (the file shipped in the package)."""
+    from rag.scorer import MODEL_PATH, load_model
+
+    model = load_model(MODEL_PATH)
+    return {
+        "file": MODEL_PATH.name,
+        "trained": model.meta.get("trained"),
+        "embedder_id": model.embedder_id,
+        "threshold": model.threshold,
+        "target_precision": model.target_precision,
+    }
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from rag import store
     from rag.pipeline import default_index_dir
 
     info = store.open_index(args.index or default_index_dir()).info()
+    info["answer_model"] = _answer_model_info()
     if args.json:
         _print_json(info)
         return

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag import dictionary
 from rag import lang as langmod
 from rag import text as textmod
 from rag.store import ChunkRow, Index
 
 RRF_K = 60
-TRANSLATE_QUERIES = True
 CANDIDATES = 50
 
 
@@ -101,13 +101,10 @@ def lexical_rankings(
     )
     tokens = textmod.lexical_tokens(query, [query_lang])
     names = textmod.lexical_tokens(" ".join(textmod.name_terms(query)), index.langs)
-    rankings = [(tokens, same, tokens), (names, ~same, tokens)]
-    if TRANSLATE_QUERIES:
-        from rag import dictionary
-
-        translated = dictionary.translate_question_terms(query, query_lang)
-        other = textmod.lexical_tokens(" ".join(translated), index.langs)
-        rankings.append((other, ~same, other))
+    translated = textmod.lexical_tokens(
+        " ".join(dictionary.translate_question_terms(query, query_lang)), index.langs
+    )
+    rankings = [(tokens, same, tokens), (names, ~same, tokens), (translated, ~same, translated)]
     out = []
     for terms, allowed, share_of in rankings:
         token_ids = index.bm25.get_tokens_ids(terms)
@@ -127,9 +124,12 @@ MIN_SENTENCES_PER_LANG = 20
 SENTENCE_SCAN_LIMIT = 100_000
 
 
-def language_stats(index: Index, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def language_stats(
+    index: Index, query_vector: np.ndarray, all_sims: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per language id: the mean and spread of the query's cosine with that language's
-    sentences. Above the scan limit they are estimated on an even sample, so the cost stays flat.
+    sentences (`all_sims`: those cosines, when the caller has them for every sentence). Above
+    the scan limit they are estimated on an even sample, so the cost stays flat.
     """
     n_langs = max(1, len(index.langs))
     lang_ids = index.sentence_lang_ids
@@ -137,7 +137,7 @@ def language_stats(index: Index, query_vector: np.ndarray) -> tuple[np.ndarray, 
         return np.zeros(n_langs, np.float32), np.ones(n_langs, np.float32)
     stride = max(1, len(lang_ids) // SENTENCE_SCAN_LIMIT)
     lang_ids = lang_ids[::stride]
-    sims = index.sentence_vectors[::stride] @ query_vector
+    sims = (index.sentence_vectors @ query_vector if all_sims is None else all_sims)[::stride]
     counts = np.maximum(np.bincount(lang_ids, minlength=n_langs), 1)
     means = np.bincount(lang_ids, weights=sims, minlength=n_langs) / counts
     squares = np.bincount(lang_ids, weights=sims * sims, minlength=n_langs) / counts
@@ -145,7 +145,9 @@ def language_stats(index: Index, query_vector: np.ndarray) -> tuple[np.ndarray, 
     return means.astype(np.float32), spread.astype(np.float32)
 
 
-def language_shift(index: Index, query_vector: np.ndarray) -> np.ndarray:
+def language_shift(
+    index: Index, query_vector: np.ndarray, all_sims: np.ndarray | None = None
+) -> np.ndarray:
     """Per language id, what to add to a sentence's cosine so every language has the same mean.
 
     A small multilingual embedder scores any sentence in the question's own language higher
@@ -156,7 +158,7 @@ def language_shift(index: Index, query_vector: np.ndarray) -> np.ndarray:
     lang_ids = index.sentence_lang_ids
     if len(lang_ids) == 0 or lang_ids.max(initial=0) == 0:
         return np.zeros(max(1, len(index.langs)), dtype=np.float32)
-    means, _ = language_stats(index, query_vector)
+    means, _ = language_stats(index, query_vector, all_sims)
     counts = np.bincount(lang_ids, minlength=len(means))
     reliable = counts >= MIN_SENTENCES_PER_LANG
     top = float(means[reliable].max()) if reliable.any() else 0.0
@@ -173,7 +175,8 @@ def sentence_similarities(
     sims = vectors @ query_vector
     if len(sims) == 0 or lang_ids.max(initial=0) == 0:
         return sims
-    return (sims + language_shift(index, query_vector)[lang_ids]).astype(np.float32)
+    shift = language_shift(index, query_vector, sims if rows is None else None)
+    return (sims + shift[lang_ids]).astype(np.float32)
 
 
 def sentence_ranking(

@@ -62,9 +62,6 @@ CALIBRATION_FEATURES = (
 )  # fmt: skip
 IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
 
-_QUESTION_END = ("?", "？", "¿")
-_SENTENCE_END = tuple(".!?。！？…\"'”’»)")
-_CODE_OR_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*\d[A-Za-z0-9-]*|\d[\d.,]*|[A-Z][A-Za-z-]+")
 _CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
 
 
@@ -74,9 +71,6 @@ class Candidate:
 
     sentence: SentenceRow
     lang: str
-    hit_rank: int
-    dense: float
-    lifted: float
     figures: tuple[Figure, ...]
     held: frozenset[str] = frozenset()  # the answer types this sentence can fill
     z: float = 0.0  # cosine in standard deviations above its language's mean
@@ -204,7 +198,7 @@ def question_names(question: str, question_lang: str = "en") -> list[str]:
     if _CODE.search(first):  # a code or an acronym leads
         found.insert(0, first)
     if langmod.has_cjk(question):
-        found = _CODE_OR_NAME.findall(question)
+        found = textmod.name_terms(question)
         found += [
             w
             for w in dictionary.segment_zh(question)
@@ -350,25 +344,14 @@ def candidates_and_features(
                 sum(context.type_probs[t] for t in held),
                 wants_figure if not figures else 0.0,
                 float(bool(figures)),
-                float(stripped.endswith(_QUESTION_END)),
-                float(not stripped.endswith(_SENTENCE_END)),
+                float(stripped.endswith(textmod.QUESTION_END)),
+                float(not stripped.endswith(textmod.SENTENCE_END)),
                 float(n_tokens < 5),
                 math.log1p(n_tokens),
                 float(len(context.unknown_names)),
                 float(len(context.unknown_words)),
             ])  # fmt: skip
-            candidates.append(
-                Candidate(
-                    sentence,
-                    lang,
-                    hit.rank,
-                    float(dense[i]),
-                    float(lifted[i]),
-                    figures,
-                    held,
-                    float(z[i]),
-                )
-            )
+            candidates.append(Candidate(sentence, lang, figures, held, float(z[i])))
             i += 1
     return candidates, np.asarray(matrix, dtype=np.float64)
 

@@ -183,23 +183,8 @@ class Index:
             "chunks": len(self.chunks),
             "sentences": len(self.sentences),
             "updated_at": self.manifest["updated_at"],
-            "answer_model": _answer_model_info(),
             "articles": docs,
         }
-
-
-def _answer_model_info() -> dict[str, Any]:
-    """Which answer scorer answers questions over this index (`rag info` names it)."""
-    from rag.scorer import MODEL_PATH, load_model
-
-    model = load_model(MODEL_PATH)
-    return {
-        "file": str(MODEL_PATH.name),
-        "trained": model.meta.get("trained"),
-        "embedder_id": model.embedder_id,
-        "threshold": model.threshold,
-        "target_precision": model.target_precision,
-    }
 
 
 def _flatten(docs: dict[str, DocEntry]) -> tuple[list[ChunkRow], list[SentenceRow]]:

@@ -259,6 +259,10 @@ def _stopwords(lang: str) -> frozenset[str]:
     return frozenset(getattr(bm25s.stopwords, _STOPWORD_LISTS[lang]))
 
 
+# How a sentence ends tells its form: the article's own question, or a heading (no final stop).
+QUESTION_END = ("?", "？", "¿")
+SENTENCE_END = tuple(".!?。！？…\"'”’»)")
+
 # Names: capitalised words after the first word, product codes and numbers; they read the same
 # in every language written in Latin script, so they may match across languages.
 NAME_TERM = re.compile(r"(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w-]*|\w*\d[\w.,-]*)")

@@ -6,15 +6,17 @@ import itertools
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rag import lang as langmod
+from rag import qtypes
 from rag import text as textmod
 from rag.answers import Answer, Citation, Evidence
 from rag.errors import RagError
 from rag.figures import Figure, extract
+from rag.qtypes import TypeModel
 from rag.store import SentenceRow
 
 # An amount: a number not glued to a product name (H200) and not a bare year, or a Chinese numeral.
@@ -102,8 +104,23 @@ class ExtractiveAnswerer(Answerer):
 
     name = "extractive"
 
-    def __init__(self, settings: ExtractiveSettings | None = None) -> None:
+    def __init__(
+        self, settings: ExtractiveSettings | None = None, type_model: TypeModel | None = None
+    ) -> None:
         self.settings = settings or ExtractiveSettings()
+        self._type_model = type_model
+
+    def asked_type_probabilities(self, evidence: Evidence) -> dict[str, float]:
+        """What the question asks for (qtypes), from the answer model's type classifier when
+        it was fitted with this index's embedder, else from the lexicons alone."""
+        model = self._type_model
+        if model is None:
+            from rag.scorer import load_model
+
+            answer_model = load_model()
+            same_embedder = answer_model.embedder_id == evidence.index.embedder_id
+            model = self._type_model = answer_model.type_model if same_embedder else {}
+        return qtypes.type_probabilities(evidence.question, evidence.query_vector, model or None)
 
     def score_sentences(self, evidence: Evidence) -> list[ScoredSentence]:
         index, s = evidence.index, self.settings
@@ -206,9 +223,11 @@ class ExtractiveAnswerer(Answerer):
         chosen = self._select(ranked, evidence)
         chosen += self._conflicting(ranked, chosen, evidence)
         citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, start=1)]
-        parts = [f"{c.quote} [{c.n}]" for c in citations]
+        quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        probs = self.asked_type_probabilities(evidence)
+        direct = direct_answer(citations, probs, evidence.question_lang)
         return Answer(
-            " ".join(parts),
+            f"{direct} {quotes}" if direct else quotes,
             False,
             citations,
             question_lang=evidence.question_lang,
@@ -267,6 +286,26 @@ def cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
         start=sentence.start,
         end=sentence.end,
     )
+
+
+def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], lang: str) -> str:
+    """The value asked for, first and in the question's language: `答：141GB [1]。`.
+
+    Only for a question that asks for a figure of one type (P >= 0.5); figures are copied as the
+    source writes them, each with the citation of its quote, so the figure check verifies them
+    like any other sentence; differing values are all given.
+    """
+    kind = qtypes.best_type(type_probs)
+    if kind not in qtypes.FIGURE_TYPES or type_probs[kind] < 0.5:
+        return ""
+    values: list[str] = []
+    seen: list[Figure] = []
+    for c in citations:
+        for fig in qtypes.compatible_figures(extract(c.quote, c.lang), kind)[:1]:
+            if not any(fig.same_value(f) for f in seen):
+                seen.append(fig)
+                values.append(f"{fig.text} [{c.n}]")
+    return langmod.frame_answer(lang, values) if values else ""
 
 
 def sentence_amounts(sentence: SentenceRow, evidence: Evidence) -> list[Figure]:

@@ -15,10 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import lang as langmod
-from rag import qtypes, scorer
-from rag.answerers import Answerer, cite, figure_conflicts, figure_differs, sentence_amounts
-from rag.answers import Answer, Citation, Evidence
-from rag.figures import Figure, extract
+from rag import scorer
+from rag.answerers import (
+    Answerer,
+    cite,
+    direct_answer,
+    figure_conflicts,
+    figure_differs,
+    sentence_amounts,
+)
+from rag.answers import Answer, Evidence
+from rag.figures import Figure
 from rag.scorer import AnswerModel, Candidate, load_model
 from rag.store import SentenceRow
 
@@ -112,7 +119,7 @@ class LearnedAnswerer(Answerer):
         chosen = ranked + self._conflicting(pool, ranked, evidence)
         citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, 1)]
         quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        direct = direct_answer(citations, context, evidence.question_lang)
+        direct = direct_answer(citations, context.type_probs, evidence.question_lang)
         return Answer(
             f"{direct} {quotes}" if direct else quotes,
             False,
@@ -165,22 +172,3 @@ class LearnedAnswerer(Answerer):
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
-
-
-def direct_answer(citations: list[Citation], context: scorer.QuestionContext, lang: str) -> str:
-    """The value asked for, first and in the question's language: `答：141GB [1]。`.
-
-    Figures are copied as the source writes them, each with the citation of its quote, so the
-    figure check verifies them like any other sentence; differing values are all given.
-    """
-    kind = qtypes.best_type(context.type_probs)
-    if kind not in qtypes.FIGURE_TYPES or context.type_probs[kind] < 0.5:
-        return ""
-    values: list[str] = []
-    seen: list[Figure] = []
-    for c in citations:
-        for fig in qtypes.compatible_figures(extract(c.quote, c.lang), kind)[:1]:
-            if not any(fig.same_value(f) for f in seen):
-                seen.append(fig)
-                values.append(f"{fig.text} [{c.n}]")
-    return langmod.frame_answer(lang, values) if values else ""

@@ -160,3 +160,25 @@ def test_now_questions_lead_with_the_newest_source_and_say_its_date(tmp_path: Pa
     assert answer.citations[0].doc_id == "new" and "50%" in answer.answer.split("[1]")[0]
     assert answer.notes == ["newest source: February report (2026-02-01)"]
     assert {v["text"] for c in answer.conflicts for v in c["values"]} == {"40%", "50%"}
+
+
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("How much HBM3E memory does the H200 have?", "Answer: 141GB [1]."),
+        ("Wie viele H200-Einheiten will Alibaba abnehmen?", "Antwort: 200.000 [1]."),
+    ],
+)
+def test_default_answer_leads_with_the_value_in_the_question_language(
+    seed_rag: RAG, question: str, lead: str
+) -> None:
+    """The direct answer copies the figure as the source writes it, so the check verifies it."""
+    answer = seed_rag.ask(question)
+    assert answer.answer.startswith(lead), answer.answer
+    assert_valid(answer, seed_rag)
+    assert answer.figures and all(f.supported for f in answer.figures)
+
+
+def test_no_direct_answer_when_the_question_asks_for_no_figure(seed_rag: RAG) -> None:
+    answer = seed_rag.ask("Why does Alibaba want the H200?")
+    assert not answer.answer.startswith(("Answer:", "Antwort:")), answer.answer

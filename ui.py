@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.answerers import get_answerer
+from rag.answerers.registry import get_answerer
 from rag.answers import Answer
 from rag.errors import RagError
-from rag.pipeline import RAG
+from rag.service import RAG
 
 EXAMPLES = [
     "How many Nvidia chips are Alibaba and ByteDance ready to order?",

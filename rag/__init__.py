@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rag.pipeline import RAG, answer
+    from rag.service import RAG, answer
 
 __all__ = ["RAG", "answer"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from rag import pipeline
+        from rag import service as pipeline
 
         return getattr(pipeline, name)
     raise AttributeError(name)

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from rag.citations import SentenceSupport
-from rag.figures import FigureCheck
-from rag.retrieval import Hit
-from rag.store import Index
+from rag.checks.citations import SentenceSupport
+from rag.checks.figures import FigureCheck
+from rag.retrieval.hybrid import Hit
+from rag.stores.faiss_bm25 import Index
 
 CITATION_MARK = re.compile(r"\[(\d+)\]")
 

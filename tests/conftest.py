@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from rag import corpus, store
-from rag.pipeline import RAG
+from rag.ingest import corpus
+from rag.service import RAG
+from rag.stores import faiss_bm25 as store
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"

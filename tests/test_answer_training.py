@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag import answer_training as training
-from rag import xquad
-from rag.evaluation import gate, load_thresholds
-from rag.scorer import load_model
+from rag.answerers.scorer import load_model
+from rag.evaluation import answer_training as training
+from rag.evaluation import xquad
+from rag.evaluation.figure_set import gate, load_thresholds
 from tests.conftest import REPO
 
 DATA = REPO / "eval" / "data" / "xquad"
@@ -25,7 +25,7 @@ def test_split_is_by_article_and_half_and_half() -> None:
 
 
 def test_answer_types_are_read_from_gold_answers() -> None:
-    from rag import qtypes
+    from rag.answerers import qtypes
 
     assert qtypes.answer_type_of("24–10") == "count"
     assert qtypes.answer_type_of("February 7, 2016") == "date"

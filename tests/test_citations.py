@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import parse, sentence_support
+from rag.checks.citations import parse, sentence_support
 
 CASES = [
     ("Fee is 25% [1].", "Fee is 25% [1].", []),

@@ -14,7 +14,7 @@ from tests.conftest import DOC_DE, DOC_ZH, write_article
 
 
 def rag(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "rag.cli", *map(str, args)]
+    command = [sys.executable, "-m", "rag.apps.cli", *map(str, args)]
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=300)
 

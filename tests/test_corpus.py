@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import corpus
 from rag.errors import RagError
+from rag.ingest import corpus
 from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_ZH, SEED_CORPUS, write_article
 
 
 def _clean(article: corpus.Article) -> str:
-    from rag.text import quote
+    from rag.ingest.text import quote
 
     return quote(article.text, article.junk, 0, len(article.text))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag import dictionary
-from rag.dictionary import (
+from rag.retrieval import dictionary
+from rag.retrieval.dictionary import (
     en_to_zh,
     is_proper_name_zh,
     name_variants,

@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from rag import corpus
+from rag.checks.figures import extract, matches
 from rag.errors import RagError
-from rag.evaluation import AnswererRun, gate, load_eval_set, load_thresholds, run_eval, write_report
-from rag.figures import extract, matches
-from rag.pipeline import RAG
+from rag.evaluation.figure_set import (
+    AnswererRun,
+    gate,
+    load_eval_set,
+    load_thresholds,
+    run_eval,
+    write_report,
+)
+from rag.ingest import corpus
+from rag.service import RAG
 from tests.conftest import DOC_ZH, REPO, SEED_CORPUS
 
 EVAL_SET = REPO / "eval" / "figures.jsonl"
@@ -121,7 +128,7 @@ def test_rag_eval_cli_writes_a_report_and_gates(seed_index_copy: Path, tmp_path:
     lines = EVAL_SET.read_text(encoding="utf-8").splitlines()
     small.write_text("\n".join(lines[:3] + lines[-2:]) + "\n", encoding="utf-8")
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", "--index", str(seed_index_copy), "--set",
+        [sys.executable, "-m", "rag.apps.cli", "eval", "--index", str(seed_index_copy), "--set",
          str(small), "--out", str(out), "--quiet"],
         capture_output=True, text=True, cwd=REPO, timeout=300,
     )  # fmt: skip
@@ -133,7 +140,7 @@ def test_rag_eval_cli_writes_a_report_and_gates(seed_index_copy: Path, tmp_path:
     strict = tmp_path / "strict.json"
     strict.write_text(json.dumps({"figures": {"figure_accuracy": 1.01}}), encoding="utf-8")
     failed = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "eval", "--index", str(seed_index_copy), "--set",
+        [sys.executable, "-m", "rag.apps.cli", "eval", "--index", str(seed_index_copy), "--set",
          str(small), "--out", str(out), "--quiet", "--gate", "--thresholds", str(strict)],
         capture_output=True, text=True, cwd=REPO, timeout=300,
     )  # fmt: skip

@@ -7,8 +7,8 @@ from llama_index.core import Settings, VectorStoreIndex
 from llama_index.core.schema import TextNode
 
 from rag.embedders import get_embedder
-from rag.llama import HybridRetriever, LlamaEmbedding
-from rag.pipeline import RAG
+from rag.integrations.llama import HybridRetriever, LlamaEmbedding
+from rag.service import RAG
 from tests.conftest import DOC_ZH
 
 

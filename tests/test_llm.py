@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import corpus, store
-from rag import text as textmod
+from rag.answerers.llm import LLMAnswerer, LLMSettings, assemble, build_messages
 from rag.answers import Answer, Evidence
 from rag.errors import RagError
-from rag.llm import LLMAnswerer, LLMSettings, assemble, build_messages
-from rag.pipeline import RAG
+from rag.ingest import corpus
+from rag.ingest import text as textmod
+from rag.service import RAG
+from rag.stores import faiss_bm25 as store
 from tests.conftest import DOC_EN_ORDERS, REPO, write_article
 
 PLANTED = (
@@ -67,7 +68,7 @@ def test_a_local_server_needs_no_key() -> None:
 
 def _evidence(rag: RAG, question: str, n: int = 3) -> Evidence:
     from rag import lang as langmod
-    from rag.retrieval import search
+    from rag.retrieval.hybrid import search
 
     vector = rag.embedder.embed_query(question)
     lang = langmod.detect_question(question)
@@ -151,7 +152,7 @@ def test_citations_quote_the_sentence_holding_the_cited_figure(seed_rag: RAG) ->
 def test_a_generated_sentence_with_a_wrong_figure_is_removed_and_reported(
     seed_rag: RAG, claim: str, reason: str
 ) -> None:
-    from rag.pipeline import check_figures, drop_unverified_figures
+    from rag.service import check_figures, drop_unverified_figures
 
     evidence = _evidence(
         seed_rag, "How many Nvidia chips are Alibaba and ByteDance ready to order?"
@@ -170,7 +171,7 @@ def test_a_generated_sentence_with_a_wrong_figure_is_removed_and_reported(
 
 def test_a_right_figure_from_an_uncited_source_is_caught(seed_rag: RAG) -> None:
     """200,000 is in the corpus, but not in the passage this sentence cites."""
-    from rag.pipeline import drop_unverified_figures
+    from rag.service import drop_unverified_figures
 
     evidence = _evidence(
         seed_rag, "How many Nvidia chips are Alibaba and ByteDance ready to order?"
@@ -199,7 +200,7 @@ def _closed_port() -> int:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rag.apps.cli", *args], capture_output=True,
                           text=True, cwd=REPO, timeout=300, env={**os.environ, **(env or {})})  # fmt: skip
 
 

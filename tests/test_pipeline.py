@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import text as textmod
 from rag.answers import Answer
 from rag.errors import RagError
-from rag.pipeline import RAG
+from rag.ingest import text as textmod
+from rag.service import RAG
 from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ES_TITLE, DOC_ZH
 
 SEED_FACTS = [
@@ -147,7 +147,8 @@ def test_a_single_figure_is_not_a_conflict(seed_rag: RAG) -> None:
 
 
 def test_now_questions_lead_with_the_newest_source_and_say_its_date(tmp_path: Path) -> None:
-    from rag import corpus, store
+    from rag.ingest import corpus
+    from rag.stores import faiss_bm25 as store
     from tests.conftest import write_article
 
     docs = tmp_path / "docs"

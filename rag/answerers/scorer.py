@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from rag import lang as langmod
-from rag import qtypes
-from rag import text as textmod
+from rag.answerers import qtypes
+from rag.checks.figures import Figure, extract
 from rag.errors import RagError
-from rag.figures import Figure, extract
-from rag.store import Index, SentenceRow
+from rag.ingest import text as textmod
+from rag.stores.faiss_bm25 import Index, SentenceRow
 
 MODEL_PATH = Path(__file__).with_name("answer_model.json")
 
@@ -191,7 +191,7 @@ def question_names(question: str, question_lang: str = "en") -> list[str]:
     after the first (which is capitalised anyway), codes like H200 or HBM3E, numbers, and
     Chinese words that CC-CEDICT lists as proper nouns. German capitalises every noun, so there
     a capitalised word counts only if it is a code or a name CC-CEDICT knows (Tencent)."""
-    from rag import dictionary
+    from rag.retrieval import dictionary
 
     found = [m.group(0) for m in textmod.NAME_TERM.finditer(question)]
     first = question.split(maxsplit=1)[0] if question.split() else ""
@@ -259,7 +259,7 @@ def question_context(
 ) -> QuestionContext:
     """`scope` masks the chunks the question may be answered from (filters, or in evaluation a
     removed gold paragraph): a name counts as known only if an article in scope uses it."""
-    from rag import dictionary
+    from rag.retrieval import dictionary
 
     probs = qtypes.type_probabilities(question, vector, type_model)
     names = question_names(question, question_lang)
@@ -364,7 +364,7 @@ def _similarities(
     language. The z-score reads the same whatever the language pair (cross-lingual cosines sit
     lower and closer) and whatever the corpus (in a set of articles on one topic every sentence
     is close to the question; among Wikipedia's many topics only a few are)."""
-    from rag.retrieval import language_shift
+    from rag.retrieval.hybrid import language_shift
 
     raw = (index.sentence_vectors[rows] @ vector).astype(np.float64)
     lang_ids = index.sentence_lang_ids[rows]

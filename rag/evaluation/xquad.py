@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import RagError
-from rag.reports import shipped
+from rag.evaluation.reports import shipped
 
 DEFAULT_DIR = shipped("eval/data/xquad")
 LANGS = ("en", "es", "de", "zh")
@@ -119,7 +119,7 @@ def embed_questions(embedder: Any, data: XQuAD, progress: bool) -> np.ndarray:
 
 
 def as_articles(data: XQuAD) -> list[Any]:
-    from rag.corpus import Article
+    from rag.ingest.corpus import Article
 
     return [
         Article(doc_id=pid, title="", text=text, lang=data.lang, source=f"xquad.{data.lang}")
@@ -136,13 +136,13 @@ def run(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Index each document language once (product and baseline), ask every pair's questions."""
-    from rag import store
-    from rag.answerers import ExtractiveAnswerer
+    from rag.answerers.extractive import ExtractiveAnswerer
     from rag.answers import Evidence
     from rag.embedders import get_embedder
-    from rag.llama import OutOfTheBoxBaseline
-    from rag.pipeline import ANSWER_CONTEXT_CHUNKS
-    from rag.retrieval import search
+    from rag.integrations.llama import OutOfTheBoxBaseline
+    from rag.retrieval.hybrid import search
+    from rag.service import ANSWER_CONTEXT_CHUNKS
+    from rag.stores import faiss_bm25 as store
 
     langs = sorted({lang for pair in pairs for lang in pair})
     data = {lang: load(folder, lang, limit) for lang in langs}
@@ -252,7 +252,7 @@ def summarise(results: Sequence[PairResult]) -> dict[str, Any]:
 
 
 def write_report(folder: Path, result: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
-    from rag import reports
+    from rag.evaluation import reports
 
     reports.write_json(folder / "report.json", {"meta": meta, **result})
     rows = []

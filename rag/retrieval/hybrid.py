@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag import dictionary
 from rag import lang as langmod
-from rag import text as textmod
-from rag.store import ChunkRow, Index
+from rag.ingest import text as textmod
+from rag.retrieval import dictionary
+from rag.stores.faiss_bm25 import ChunkRow, Index
 
 RRF_K = 60
 CANDIDATES = 50

@@ -1,0 +1,1 @@
+"""Answerers: one protocol and registry (base), the extractive, learned and LLM answerers."""

@@ -1,0 +1,78 @@
+"""Building an answer from quoted article sentences: citations, the direct answer that leads,
+and figures that the cited articles give differently. Shared by the extractive answerers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rag import lang as langmod
+from rag.answerers import qtypes
+from rag.answers import Citation, Evidence
+from rag.checks.figures import Figure, extract
+from rag.stores.faiss_bm25 import SentenceRow
+
+
+def cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
+    """Citation `n` quoting a sentence, with its article's title, date and language."""
+    article = evidence.index.article(sentence.doc_id)
+    return Citation(
+        n=n,
+        doc_id=sentence.doc_id,
+        title=article.title,
+        date=article.date,
+        lang=evidence.index.chunks[sentence.chunk_row].lang,
+        quote=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+    )
+
+
+def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], lang: str) -> str:
+    """The value asked for, first and in the question's language: `答：141GB [1]。`.
+
+    Only for a question that asks for a figure of one type (P >= 0.5); figures are copied as the
+    source writes them, each with the citation of its quote, so the figure check verifies them
+    like any other sentence; differing values are all given.
+    """
+    kind = qtypes.best_type(type_probs)
+    if kind not in qtypes.FIGURE_TYPES or type_probs[kind] < 0.5:
+        return ""
+    values: list[str] = []
+    seen: list[Figure] = []
+    for c in citations:
+        for fig in qtypes.compatible_figures(extract(c.quote, c.lang), kind)[:1]:
+            if not any(fig.same_value(f) for f in seen):
+                seen.append(fig)
+                values.append(f"{fig.text} [{c.n}]")
+    return langmod.frame_answer(lang, values) if values else ""
+
+
+def sentence_amounts(sentence: SentenceRow, evidence: Evidence) -> list[Figure]:
+    """A sentence's figures other than years and dates: the values that can conflict."""
+    lang = evidence.index.chunks[sentence.chunk_row].lang
+    return [f for f in extract(sentence.text, lang) if f.kind not in ("year", "date")]
+
+
+def figure_differs(a: Figure, b: Figure) -> bool:
+    return a.unit == b.unit and a.kind == b.kind and not a.covers(b) and not b.covers(a)
+
+
+def figure_conflicts(citations: list[Citation]) -> list[dict[str, Any]]:
+    """Quantities that the cited articles give differently, each value with its source and
+    date, so the reader sees the disagreement instead of one silently chosen number."""
+    by_unit: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for c in citations:
+        for f in extract(c.quote, c.lang):
+            if f.kind in ("year", "date"):
+                continue
+            by_unit.setdefault((f.unit, f.kind), []).append(
+                {"text": f.text, "value": f.value, "citation": c.n, "doc_id": c.doc_id,
+                 "date": c.date}
+            )  # fmt: skip
+    conflicts = []
+    for (unit, kind), values in by_unit.items():
+        distinct = {round(v["value"], 9) for v in values}
+        if len(distinct) > 1 and len({v["doc_id"] for v in values}) > 1:
+            conflicts.append({"unit": unit, "kind": kind, "values": values})
+    return conflicts

@@ -1,0 +1,1 @@
+"""Checks on answers: citation marks and figures, each parsed and verified in one place."""

@@ -1,0 +1,1 @@
+"""Offline measurement: the figure set, XQuAD, the answer scorer's fitting, speed."""

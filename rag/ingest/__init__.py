@@ -1,0 +1,1 @@
+"""From files to clean text, sentences and chunks: loaders, splitting, chunking."""

@@ -1,0 +1,1 @@
+"""Third-party frameworks wired explicitly: llama-index lives only here."""

@@ -1,0 +1,1 @@
+"""Hybrid retrieval over a store: dense + BM25 fused, names and terms across languages."""

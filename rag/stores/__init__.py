@@ -1,0 +1,1 @@
+"""Stores: the index on disk (FAISS + bm25s) behind one protocol and registry."""

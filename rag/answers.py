@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from rag.checks.citations import SentenceSupport
+from rag.checks.citations import CITATION_MARK, SentenceSupport
 from rag.checks.figures import FigureCheck
 from rag.retrieval.hybrid import Hit
 from rag.stores.faiss_bm25 import Index
-
-CITATION_MARK = re.compile(r"\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,11 @@ class Answer:
     # What each citation number's figures are checked against, when more than its quote (an
     # LLM cites a whole passage); not part of the public shape.
     passages: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
+    # The short direct answer the text starts with ("答：141GB [1]。"), for front ends that show
+    # it apart; already part of `answer`, so not in the public shape.
+    direct: str = field(default="", repr=False)
+    # Why a fallback answerer answered instead of the configured one; shown above the answer.
+    notice: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,30 +66,6 @@ class Answer:
             "notes": self.notes,
             "confidence": self.confidence,
         }
-
-    def conflict_lines(self) -> list[str]:
-        """One line per disagreement: each value with its citation, article and date."""
-        lines = []
-        for conflict in self.conflicts:
-            values = " · ".join(
-                f"{v['text']} [{v['citation']}] ({v['doc_id']}, {v['date'] or 'undated'})"
-                for v in conflict["values"]
-            )
-            lines.append(f"sources differ: {values}")
-        return lines
-
-    def warning_lines(self) -> list[str]:
-        """Everything the checks could not verify, one line each, for every front end."""
-        lines = []
-        if self.dropped_citations:
-            numbers = ", ".join(str(n) for n in self.dropped_citations)
-            lines.append(f"dropped citations of sources that were not given: {numbers}")
-        lines += [f"unsupported (no valid citation): {s.text}" for s in self.sentences
-                  if not s.supported]  # fmt: skip
-        lines += [f"figure not found in the cited source: {f.figure.text}" for f in self.figures
-                  if not f.supported]  # fmt: skip
-        lines += [f"removed ({r['reason']}): {r['text']}" for r in self.removed]
-        return lines
 
     def check_citations(self) -> None:
         """Every [n] in the text has an entry and every entry is used: the contract front ends rely on."""

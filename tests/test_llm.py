@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answerers.llm import LLMAnswerer, LLMSettings, assemble, build_messages
+from rag.answerers.llm import LLMAnswerer, assemble, build_messages
 from rag.answers import Answer, Evidence
+from rag.config import LLMSettings
 from rag.errors import RagError
 from rag.ingest import corpus
 from rag.ingest import text as textmod
@@ -220,7 +221,7 @@ def test_unreachable_server_and_missing_key_are_one_line_errors(seed_index_copy:
 def test_chat_page_falls_back_to_extractive_answers_with_a_notice(
     seed_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ui import ChatBackend
+    from rag.apps.web import ChatBackend
 
     monkeypatch.setenv("RAG_LLM_BASE_URL", f"http://127.0.0.1:{_closed_port()}/v1")
     monkeypatch.setenv("RAG_LLM_RETRIES", "0")

@@ -9,6 +9,7 @@ import pytest
 from rag.answers import Answer
 from rag.errors import RagError
 from rag.ingest import text as textmod
+from rag.present import conflict_lines
 from rag.service import RAG
 from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ES_TITLE, DOC_ZH
 
@@ -136,7 +137,7 @@ def test_conflicting_figures_are_shown_with_their_sources_and_dates(seed_rag: RA
     shown = {(v["text"], v["doc_id"], v["date"]) for v in conflict["values"]}
     assert ("2 million", DOC_ES_TITLE, "2026-01-10") in shown
     assert ("200,000", DOC_EN_ORDERS, None) in shown
-    (line,) = answer.conflict_lines()
+    (line,) = conflict_lines(answer)
     assert "2 million" in line and "2026-01-10" in line and "undated" in line
     assert figure_cited(answer, "2 million", {DOC_ES_TITLE})
     assert figure_cited(answer, "200,000", {DOC_EN_ORDERS})

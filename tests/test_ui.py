@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import ui
+from rag.answers import Answer
+from rag.apps import web as ui
 from rag.service import RAG
 
 
@@ -53,8 +54,12 @@ def test_page_is_served_on_loopback(seed_index: Path) -> None:
 def test_page_shows_conflicting_figures_and_what_was_not_verified(seed_rag: RAG) -> None:
     from dataclasses import replace
 
+    from rag.apps.web import render_markdown
     from rag.checks.citations import sentence_support
-    from ui import format_answer
+    from rag.present import present
+
+    def format_answer(answer: Answer) -> str:
+        return render_markdown(present(answer, seed_rag.index.article))
 
     answer = seed_rag.ask("How many H200 chips will Chinese companies order?")
     page = format_answer(answer)
@@ -67,9 +72,8 @@ def test_page_shows_conflicting_figures_and_what_was_not_verified(seed_rag: RAG)
             {"text": "Each buys 9 GB [1].", "reason": "9 GB not found in the source it cites"}
         ],
     )
-    page = format_answer(
-        flagged, "The LLM failed (timeout); this is the extractive answer instead."
-    )
+    flagged.notice = "The LLM failed (timeout); this is the extractive answer instead."
+    page = format_answer(flagged)
     assert page.startswith("⚠️ The LLM failed (timeout)")
     assert "**Not verified**" in page and "unsupported (no valid citation)" in page
     assert "removed (9 GB not found in the source it cites)" in page

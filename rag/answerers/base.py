@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from rag import lang as langmod
 from rag.answers import Answer, Evidence
 
+# What a streaming answerer yields: text as it is produced, then the finished Answer.
 StreamEvent = str | Answer
 
 

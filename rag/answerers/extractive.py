@@ -19,22 +19,12 @@ from rag.answerers.quoting import (
     sentence_amounts,
 )
 from rag.answers import Answer, Evidence
-from rag.checks.figures import Figure
+from rag.checks.figures import Figure, extract
+from rag.config import ExtractiveSettings
 from rag.ingest import text as textmod
 from rag.stores.faiss_bm25 import SentenceRow
 
-_FIGURE = re.compile(
-    r"(?<![A-Za-z\d.,])(?!(?:19|20)\d\d(?![\d%]|[.,]\d|\s*(?:%|percent|por ciento|Prozent)))\d[\d.,]*"
-    r"|[零一二三四五六七八九十百千万亿两]+(?:倍|%|个|万|亿|元)|百分之",
-    re.IGNORECASE,
-)
-_DATE_OR_YEAR = re.compile(
-    r"(?<!\d)(?:1[0-9]|20)\d\d(?!\d)|\d{1,2}\s*(?:月|日)|[零一二三四五六七八九〇]{4}年",
-    re.IGNORECASE,
-)
 
-
-# What a streaming answerer yields: text as it is produced, then the finished Answer.
 @dataclass(frozen=True)
 class ScoredSentence:
     sentence: SentenceRow
@@ -42,27 +32,6 @@ class ScoredSentence:
     dense: float
     overlap: float
     has_figure: bool
-
-
-@dataclass(frozen=True)
-class ExtractiveSettings:
-    """Weights of the sentence score and the evidence bar; tuned on the seed questions."""
-
-    overlap_weight: float = 0.15
-    chunk_rank_weight: float = 0.03
-    figure_bonus: float = 0.04
-    short_penalty: float = 0.04
-    heading_penalty: float = 0.04
-    question_penalty: float = 0.10
-    unknown_name_penalty: float = 0.05
-    unknown_word_penalty: float = 0.025
-    max_unknown_penalty: float = 0.15
-    min_dense: float = 0.80
-    min_score: float = 0.90
-    keep_within: float = 0.025
-    max_sentences: int = 3
-    duplicate_cosine: float = 0.95
-    conflict_margin: float = 0.04  # how close another article's differing figure must score
 
 
 class ExtractiveAnswerer(Answerer):
@@ -108,13 +77,16 @@ class ExtractiveAnswerer(Answerer):
                 sentence = index.sentences[row]
                 tokens = set(textmod.lexical_tokens(sentence.text, [hit.chunk.lang]))
                 overlap = len(question_tokens & tokens) / max(1, len(question_tokens))
-                has_figure = bool(_FIGURE.search(sentence.text))
+                figures = extract(sentence.text, hit.chunk.lang)
+                has_figure = any(f.kind not in ("year", "date") for f in figures)
                 score = float(sim) + s.overlap_weight * overlap
                 score += s.chunk_rank_weight / (1 + hit.rank)
                 if wants_figure:
                     score += s.figure_bonus if has_figure else -s.figure_bonus
                 if wants_date:
-                    score += s.figure_bonus if _DATE_OR_YEAR.search(sentence.text) else 0.0
+                    score += (
+                        s.figure_bonus if any(f.kind in ("year", "date") for f in figures) else 0.0
+                    )
                 score -= self._form_penalty(sentence.text, len(tokens))
                 scored.append(ScoredSentence(sentence, score, float(sim), overlap, has_figure))
         return sorted(scored, key=lambda x: -x.score)
@@ -205,6 +177,7 @@ class ExtractiveAnswerer(Answerer):
             answerer=self.name,
             conflicts=figure_conflicts(citations),
             notes=notes,
+            direct=direct,
         )
 
     def _newest_first(

@@ -129,6 +129,7 @@ class LearnedAnswerer(Answerer):
             conflicts=figure_conflicts(citations),
             notes=notes,
             confidence=round(decision.confidence, 4),
+            direct=direct,
         )
 
     def _newest_first(

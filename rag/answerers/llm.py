@@ -9,20 +9,20 @@ sentence and character span of the article.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlparse
 
 from rag import lang as langmod
 from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answers import Answer, Citation, Evidence
-from rag.checks.citations import parse, sentence_support
+from rag.checks.citations import parse, renumber_in_order_of_use, sentence_support
 from rag.checks.figures import extract
-from rag.errors import MissingExtra, RagError
+from rag.config import LLMSettings
+from rag.errors import AnswererUnavailable, RagError
 from rag.ingest import text as textmod
+from rag.integrations.llama import openai_like_client, stream_chat
 from rag.stores.faiss_bm25 import SentenceRow
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "zh": "Chinese (简体中文)",
@@ -30,109 +30,34 @@ LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "zh": "Chine
 SOURCE_CHARS = 1500  # per source: the retrieved chunk, cut on a sentence boundary if longer
 
 
-@dataclass(frozen=True)
-class LLMSettings:
-    """Where the model is and how patiently to talk to it. `from_env` reads RAG_LLM_* first,
-    then the usual OPENAI_* variables."""
-
-    base_url: str | None
-    model: str
-    api_key: str | None
-    timeout_s: float = 60.0
-    retries: int = 2
-    max_tokens: int = 512
-    max_sources: int = 6
-    temperature: float = 0.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings:
-        env = os.environ if env is None else env
-
-        def first(*names: str) -> str | None:
-            return next((env[n] for n in names if env.get(n)), None)
-
-        def number(name: str, default: float, low: float) -> float:
-            raw = env.get(name)
-            try:
-                value = float(raw) if raw else default
-            except ValueError:
-                raise RagError(f"{name} must be a number, not {raw!r}") from None
-            if value < low:
-                raise RagError(f"{name} must be at least {low:g}, not {raw}")
-            return value
-
-        return cls(
-            base_url=first("RAG_LLM_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_BASE"),
-            model=first("RAG_LLM_MODEL", "OPENAI_MODEL") or "gpt-4o-mini",
-            api_key=first("RAG_LLM_API_KEY", "OPENAI_API_KEY"),
-            timeout_s=number("RAG_LLM_TIMEOUT", 60.0, 1.0),
-            retries=int(number("RAG_LLM_RETRIES", 2, 0)),
-            max_tokens=int(number("RAG_LLM_MAX_TOKENS", 512, 16)),
-            max_sources=int(number("RAG_LLM_SOURCES", 6, 1)),
-        )
-
-    @property
-    def is_local(self) -> bool:
-        host = urlparse(self.base_url or "").hostname or ""
-        return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
-
-    def check(self) -> None:
-        """A hosted API needs a key; a local server does not."""
-        if self.base_url and not urlparse(self.base_url).scheme.startswith("http"):
-            raise RagError(
-                f"RAG_LLM_BASE_URL must be an http(s) URL such as "
-                f"http://127.0.0.1:8080/v1, not {self.base_url!r}"
-            )
-        if not self.api_key and not self.is_local:
-            raise RagError(
-                "no API key for the LLM: set RAG_LLM_API_KEY (or OPENAI_API_KEY), or point "
-                "RAG_LLM_BASE_URL at a local server, e.g. http://127.0.0.1:8080/v1 for llama.cpp"
-            )
-
-
-def make_llm(settings: LLMSettings) -> Any:
-    """llama-index's OpenAI-compatible client, built from the settings alone."""
-    settings.check()
-    try:
-        from llama_index.llms.openai_like import OpenAILike
-    except ImportError:
-        raise MissingExtra("llama-index-llms-openai-like", "llm") from None
-    return OpenAILike(
-        model=settings.model,
-        api_base=settings.base_url or "https://api.openai.com/v1",
-        api_key=settings.api_key or "not-needed",
-        timeout=settings.timeout_s,
-        max_retries=settings.retries,  # the OpenAI client backs off exponentially between tries
-        max_tokens=settings.max_tokens,
-        temperature=settings.temperature,
-        is_chat_model=True,
-        context_window=8192,
-    )
-
-
-def explain(err: Exception, settings: LLMSettings) -> RagError:
-    """One actionable line for what went wrong talking to the server."""
+def explain(err: Exception, settings: LLMSettings) -> AnswererUnavailable:
+    """One actionable line for what went wrong talking to the server; whatever it was, the LLM
+    cannot answer now, which is what a fallback answerer routes around."""
     name = type(err).__name__
     where = settings.base_url or "https://api.openai.com/v1"
     if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
-        return RagError(f"cannot reach the LLM server at {where}: start it or fix RAG_LLM_BASE_URL")
+        return AnswererUnavailable(
+            f"cannot reach the LLM server at {where}: start it or fix RAG_LLM_BASE_URL"
+        )
     if name in ("APITimeoutError", "TimeoutException", "ReadTimeout"):
-        return RagError(
+        return AnswererUnavailable(
             f"the LLM server at {where} did not answer within {settings.timeout_s:g}s: "
             "raise RAG_LLM_TIMEOUT or use a smaller model"
         )
     if name in ("AuthenticationError", "PermissionDeniedError"):
-        return RagError(f"the LLM server at {where} refused the API key: check RAG_LLM_API_KEY")
+        return AnswererUnavailable(
+            f"the LLM server at {where} refused the API key: check RAG_LLM_API_KEY"
+        )
     if name == "NotFoundError":
-        return RagError(
+        return AnswererUnavailable(
             f"the LLM server at {where} has no model {settings.model!r}: set RAG_LLM_MODEL"
         )
     if name == "RateLimitError":
-        return RagError(
+        return AnswererUnavailable(
             f"the LLM server at {where} is rate-limiting: retry later or raise RAG_LLM_RETRIES"
         )
     message = " ".join(str(err).split())[:200]
-    return RagError(f"the LLM call to {where} failed ({name}: {message})")
+    return AnswererUnavailable(f"the LLM call to {where} failed ({name}: {message})")
 
 
 # ------------------------------------------------------------------ prompt
@@ -237,9 +162,7 @@ def assemble(raw: str, evidence: Evidence, answerer: str) -> Answer:
     if not text or _is_abstention(text):
         return Answer(abstain, True, [], question_lang=evidence.question_lang, answerer=answerer)
     parsed = parse(text, range(1, len(evidence.hits) + 1))
-    order = list(dict.fromkeys(parsed.cited))
-    renumber = {source: i for i, source in enumerate(order, start=1)}
-    canonical = re.sub(r"\[(\d+)\]", lambda m: f"[{renumber[int(m.group(1))]}]", parsed.text)
+    canonical, renumber = renumber_in_order_of_use(parsed.text)
     sentences = sentence_support(canonical)
     citations = []
     for source, n in renumber.items():
@@ -281,14 +204,14 @@ class LLMAnswerer(Answerer):
 
     name = "openai"
 
-    def __init__(self, settings: LLMSettings | None = None) -> None:
-        self.settings = settings or LLMSettings.from_env()
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
         self.settings.check()
         self._llm: Any = None
 
     def _client(self) -> Any:
         if self._llm is None:
-            self._llm = make_llm(self.settings)
+            self._llm = openai_like_client(self.settings)
         return self._llm
 
     def answer(self, evidence: Evidence) -> Answer:
@@ -300,18 +223,11 @@ class LLMAnswerer(Answerer):
             return
         # Small local models read slowly (a 2k-token prompt takes seconds on a laptop CPU).
         evidence = replace(evidence, hits=evidence.hits[: self.settings.max_sources])
-        from llama_index.core.llms import ChatMessage
-
-        messages = [
-            ChatMessage(role=m["role"], content=m["content"]) for m in build_messages(evidence)
-        ]
         parts: list[str] = []
         try:
-            for chunk in self._client().stream_chat(messages):
-                delta = chunk.delta or ""
-                if delta:
-                    parts.append(delta)
-                    yield delta
+            for delta in stream_chat(self._client(), build_messages(evidence)):
+                parts.append(delta)
+                yield delta
         except RagError:
             raise
         except Exception as err:  # the client raises its own types; each becomes one line

@@ -2,45 +2,70 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from rag.answerers.base import Answerer
-from rag.errors import RagError
+from rag.config import DEFAULT_ANSWERER, Settings
+from rag.errors import ConfigError
 
 
-def _llm_answerer() -> Answerer:
+def _llm_answerer(settings: Settings) -> Answerer:
     from rag.answerers.llm import LLMAnswerer
 
-    return LLMAnswerer()
+    return LLMAnswerer(settings.llm)
 
 
-def _learned_answerer() -> Answerer:
+def _learned_answerer(settings: Settings) -> Answerer:
     from rag.answerers.learned import LearnedAnswerer
 
     return LearnedAnswerer()
 
 
-def _extractive_answerer() -> Answerer:
+def _extractive_answerer(settings: Settings) -> Answerer:
     from rag.answerers.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer()
+    return ExtractiveAnswerer(settings.extractive)
 
 
-_REGISTRY: dict[str, Callable[[], Answerer]] = {
+Factory = Callable[[Settings], Answerer]
+_REGISTRY: dict[str, Factory] = {
     "extractive": _extractive_answerer,
     "openai": _llm_answerer,  # any OpenAI-compatible API, hosted or local: see rag/answerers/llm.py
     "learned": _learned_answerer,  # the XQuAD-fitted scorer: see rag/answerers/learned.py
 }
+# What each answerer is to a reader, for messages such as "The LLM failed (…)".
+_LABELS = {"openai": "LLM", "extractive": "extractive answerer", "learned": "learned answerer"}
+
+
+def register(name: str, factory: Factory, label: str | None = None) -> None:
+    """Add an answerer (tests register fakes here, through the same path as the real ones)."""
+    _REGISTRY[name] = factory
+    _LABELS[name] = label or f"{name} answerer"
 
 
 def known_answerers() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_answerer(name: str | None = None) -> Answerer:
-    """By name; with none given, RAG_LLM decides, and the default is the extractive one."""
-    name = (name or os.environ.get("RAG_LLM") or "extractive").strip()
+def _factory(name: str) -> Factory:
     if name not in _REGISTRY:
-        raise RagError(f"unknown answerer {name!r}; known: {', '.join(known_answerers())}")
-    return _REGISTRY[name]()
+        raise ConfigError(f"unknown answerer {name!r}; known: {', '.join(known_answerers())}")
+    return _REGISTRY[name]
+
+
+def get_answerer(
+    name: str = DEFAULT_ANSWERER, fallbacks: Sequence[str] = (), settings: Settings | None = None
+) -> Answerer:
+    """The answerer called `name`; with `fallbacks`, one that falls back to them, in order,
+    whenever it is unavailable (no key, server down, timeout, rate limit)."""
+    settings = settings or Settings()
+    chain = list(dict.fromkeys([name.strip(), *fallbacks]))
+    factories = [_factory(n) for n in chain]
+    if len(chain) == 1:
+        return factories[0](settings)
+    from rag.answerers.fallback import FallbackAnswerer
+
+    return FallbackAnswerer(
+        [partial(f, settings) for f in factories], chain, [_LABELS.get(n, n) for n in chain]
+    )

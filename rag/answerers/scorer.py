@@ -28,7 +28,7 @@ import numpy as np
 from rag import lang as langmod
 from rag.answerers import qtypes
 from rag.checks.figures import Figure, extract
-from rag.errors import RagError
+from rag.errors import ConfigError
 from rag.ingest import text as textmod
 from rag.stores.faiss_bm25 import Index, SentenceRow
 
@@ -150,7 +150,7 @@ class AnswerModel:
             or tuple(data["features"]) != FEATURES
             or tuple(data.get("calibration_features", ())) != CALIBRATION_FEATURES
         ):
-            raise RagError(
+            raise ConfigError(
                 f"the answer model {name} was built for other features: rebuild it with "
                 "`rag train-scorer`"
             )
@@ -177,7 +177,7 @@ def load_model(path: Path = MODEL_PATH) -> AnswerModel:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise RagError(
+        raise ConfigError(
             f"cannot read the answer model {path} ({err}): rebuild it with `rag train-scorer`"
         ) from None
     return AnswerModel.from_json(data, path.name)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -124,7 +124,7 @@ def _filters(args: argparse.Namespace) -> Any:
 
     for value, flag in ((args.since, "--since"), (args.until, "--until")):
         if value is not None and not _is_iso_date(value):
-            raise RagError(f"{flag} takes a date as YYYY-MM-DD, not {value!r}")
+            raise InputError(f"{flag} takes a date as YYYY-MM-DD, not {value!r}")
     return Filters(
         lang=args.lang.lower() if args.lang else None,
         date_from=args.since,
@@ -148,7 +148,7 @@ def _batch_questions(path: Path) -> Iterator[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        raise RagError(f"cannot read batch file {path}: {err}") from None
+        raise InputError(f"cannot read batch file {path}: {err}") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -156,9 +156,9 @@ def _batch_questions(path: Path) -> Iterator[str]:
             try:
                 obj = json.loads(line)
             except ValueError:
-                raise RagError(f"{path}:{number} is not valid JSON") from None
+                raise InputError(f"{path}:{number} is not valid JSON") from None
             if not isinstance(obj, dict) or not isinstance(obj.get("q"), str):
-                raise RagError(f"{path}:{number}: a JSON line needs a string field 'q'")
+                raise InputError(f"{path}:{number}: a JSON line needs a string field 'q'")
             yield obj["q"]
         else:
             yield line
@@ -166,11 +166,11 @@ def _batch_questions(path: Path) -> Iterator[str]:
 
 def _questions(args: argparse.Namespace) -> list[str]:
     if args.batch is not None and args.query is not None:
-        raise RagError("give either a question or --batch FILE, not both")
+        raise InputError("give either a question or --batch FILE, not both")
     if args.batch is not None:
         return list(_batch_questions(args.batch))
     if args.query is None:
-        raise RagError(f"no question: rag {args.command} 'your question' (or --batch FILE)")
+        raise InputError(f"no question: rag {args.command} 'your question' (or --batch FILE)")
     return [args.query]
 
 
@@ -181,7 +181,9 @@ def _open(args: argparse.Namespace, answerer: str | None = None) -> Any:
         print(message, file=sys.stderr)
 
     embedder = getattr(args, "embedder", None)
-    return RAG.open_or_build(args.index, embedder=embedder, answerer=answerer, on_build=say)
+    return RAG.open_or_build(
+        args.index, embedder=embedder, answerer=answerer, on_build=say, settings=args.settings
+    )
 
 
 def _print_json(obj: Any) -> None:
@@ -191,12 +193,11 @@ def _print_json(obj: Any) -> None:
 def cmd_ingest(args: argparse.Namespace) -> None:
     from rag.ingest.corpus import load_articles
     from rag.ingest.text import ChunkingSettings
-    from rag.service import default_index_dir
     from rag.stores import faiss_bm25 as store
 
-    index_dir = args.index or default_index_dir()
+    index_dir = args.index or args.settings.index_dir
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
-        raise RagError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
+        raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
     articles = load_articles(args.paths)
     report = store.ingest(index_dir, articles, args.embedder, settings, progress=not args.quiet)
@@ -230,6 +231,8 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> None:
+    from rag.present import present, render_text, render_text_after_stream
+
     questions = _questions(args)
     filters = _filters(args)
     rag = _open(args, answerer=args.llm)
@@ -237,38 +240,34 @@ def cmd_ask(args: argparse.Namespace) -> None:
         if args.json or args.batch:
             _print_json(rag.ask(question, filters=filters).to_dict())
             continue
-        answer = _stream_answer(rag, question, filters) if args.stream else None
-        if answer is None:
-            answer = rag.ask(question, filters=filters)
-            print(answer.answer)
-        for c in answer.citations:
-            print(f"  [{c.n}] {c.title} ({c.doc_id}, {c.lang}, {c.date or 'undated'}, "
-                  f"chars {c.start}-{c.end})")  # fmt: skip
-        _print_warnings(answer)
+        if args.stream:
+            answer = _stream_answer(rag, question, filters)
+            rest = render_text_after_stream(present(answer, rag.index.article))
+            if rest:
+                print(rest)
+        else:
+            print(render_text(present(rag.ask(question, filters=filters), rag.index.article)))
 
 
 def _stream_answer(rag: Any, question: str, filters: Any) -> Any:
     """Print text as it arrives; the final answer (valid citations only) replaces it if the
     checks changed it."""
+    from rag.answerers.base import final_answer
     from rag.answers import Answer
 
     streamed: list[str] = []
-    for event in rag.ask_stream(question, filters=filters):
+
+    def echo(event: Any) -> Any:
         if isinstance(event, Answer):
             print(flush=True)
             if event.answer.strip() != "".join(streamed).strip():
                 print(f"checked answer: {event.answer}")
-            return event
-        streamed.append(event)
-        print(event, end="", flush=True)
-    return None
+        else:
+            streamed.append(event)
+            print(event, end="", flush=True)
+        return event
 
-
-def _print_warnings(answer: Any) -> None:
-    for line in answer.conflict_lines() + answer.notes:
-        print(f"  * {line}")
-    for line in answer.warning_lines():
-        print(f"  ! {line}")
+    return final_answer(echo(e) for e in rag.ask_stream(question, filters=filters))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -306,7 +305,7 @@ def _eval_xquad(args: argparse.Namespace, folder: Path, embedder_name: str) -> d
     from rag.evaluation import xquad
 
     if args.limit is not None and args.limit < 1:
-        raise RagError("--limit must be at least 1")
+        raise InputError("--limit must be at least 1")
     model = load_model()
     pairs = xquad.parse_pairs(args.pairs)
     questions = training.load_questions(
@@ -358,10 +357,10 @@ def cmd_train_scorer(args: argparse.Namespace) -> None:
     from rag.evaluation import reports, xquad
 
     if args.limit is not None and args.limit < 1:
-        raise RagError("--limit must be at least 1")
+        raise InputError("--limit must be at least 1")
     precision = args.precision if args.precision is not None else training.DEFAULT_TARGET_PRECISION
     if not 0 < precision < 1:
-        raise RagError(f"--precision must be between 0 and 1, not {precision}")
+        raise InputError(f"--precision must be between 0 and 1, not {precision}")
     model, results = training.train(
         args.data or xquad.DEFAULT_DIR, xquad.parse_pairs(args.pairs), args.embedder, precision,
         limit=args.limit, progress=not args.quiet,
@@ -407,7 +406,7 @@ def _bench_xquad(args: argparse.Namespace) -> None:
     from rag.evaluation import reports, xquad
 
     if args.limit is not None and args.limit < 1:
-        raise RagError("--limit must be at least 1")
+        raise InputError("--limit must be at least 1")
     pairs = xquad.parse_pairs(args.pairs)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     with tempfile.TemporaryDirectory(prefix="rag-xquad-") as work:
@@ -430,10 +429,9 @@ def _bench_xquad(args: argparse.Namespace) -> None:
 
 
 def cmd_remove(args: argparse.Namespace) -> None:
-    from rag.service import default_index_dir
     from rag.stores import faiss_bm25 as store
 
-    report = store.remove(args.index or default_index_dir(), args.doc_ids)
+    report = store.remove(args.index or args.settings.index_dir, args.doc_ids)
     print(
         f"removed {', '.join(report.removed)}; {report.total_documents} documents, "
         f"{report.total_chunks} chunks left"
@@ -455,10 +453,9 @@ def _answer_model_info() -> dict[str, Any]:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from rag.service import default_index_dir
     from rag.stores import faiss_bm25 as store
 
-    info = store.open_index(args.index or default_index_dir()).info()
+    info = store.open_index(args.index or args.settings.index_dir).info()
     info["answer_model"] = _answer_model_info()
     if args.json:
         _print_json(info)
@@ -488,11 +485,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rag import offline
+    from rag.config import Settings, apply_offline_defaults
 
-    offline.configure()
+    apply_offline_defaults()
     args = _parser().parse_args(argv)
     try:
+        args.settings = Settings.from_env()
         COMMANDS[args.command](args)
     except RagError as err:
         print(f"rag: error: {err}", file=sys.stderr)

@@ -12,8 +12,47 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from rag.checks.figures import answer_sentences
+# The canonical mark every later step reads, and a group of them as some writers put it: [1, 3].
+CITATION_MARK = re.compile(r"\[(\d+)\]")
+CITATION_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SENTENCE_END = re.compile(
+    r"(?:[.!?](?=\s|\[|$)|[。！？])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*"
+    r"|(?:\s*\[\d+(?:\s*,\s*\d+)*\])+(?=\s+[A-ZÀ-Þ\u3400-\u9fff]|\s*$)"
+)
+_ABBREVIATION = re.compile(r"(?:\b\w{1,3}|\w\.\w+)\.$")  # U.S. / vs. / Dez. / z.B.
 
+
+def answer_sentences(answer: str) -> list[tuple[int, str, list[int]]]:
+    """(offset, sentence, cited numbers): each sentence with the `[n]` marks attached to it.
+
+    A fragment that ends in an abbreviation and cites nothing is joined to what follows, so
+    "in the U.S. market [1]" keeps its citation.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(answer):
+        spans.append((start, m.end()))
+        start = m.end()
+    if answer[start:].strip():
+        spans.append((start, len(answer)))
+    merged: list[tuple[int, int]] = []
+    for span in spans:
+        if merged:
+            prev = answer[merged[-1][0] : merged[-1][1]]
+            if not CITATION_GROUP.search(prev) and _ABBREVIATION.search(prev.rstrip()):
+                merged[-1] = (merged[-1][0], span[1])
+                continue
+        merged.append(span)
+    out = []
+    for a, b in merged:
+        sentence = answer[a:b]
+        if sentence.strip():
+            cited = [int(n) for group in CITATION_GROUP.findall(sentence) for n in group.split(",")]
+            out.append((a, sentence, cited))
+    return out
+
+
+# Citation marks as models write them, before they are made canonical.
 _MARK = re.compile(
     r"(?P<lead>[ \t]*)[\[【［〔(（]\s*(?:(?:sources?|quellen?|fuentes?|来源|出处|资料)\s*[:：#]?\s*)?"
     r"(?P<nums>[0-9０-９]{1,3}(?:\s*(?:[,，、;；]|[-–—~]|and|und|y|和)\s*[0-9０-９]{1,3})*)"
@@ -31,7 +70,7 @@ class ParsedCitations:
 
     @property
     def cited(self) -> list[int]:
-        return [int(n) for n in re.findall(r"\[(\d+)\]", self.text)]
+        return [int(n) for n in CITATION_MARK.findall(self.text)]
 
 
 def _numbers(group: str) -> list[int]:
@@ -72,6 +111,14 @@ class SentenceSupport:
 
     def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "citations": self.citations, "supported": self.supported}
+
+
+def renumber_in_order_of_use(text: str) -> tuple[str, dict[int, int]]:
+    """`text` with its citations numbered 1, 2, ... in order of first use, and the mapping from
+    old numbers to new: after sentences are dropped, or when a model cites sources 3 and 1."""
+    used = list(dict.fromkeys(int(n) for n in CITATION_MARK.findall(text)))
+    mapping = {old: new for new, old in enumerate(used, start=1)}
+    return CITATION_MARK.sub(lambda m: f"[{mapping[int(m.group(1))]}]", text), mapping
 
 
 def sentence_support(text: str) -> list[SentenceSupport]:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rag.checks.citations import CITATION_GROUP, answer_sentences
+
 # ------------------------------------------------------------------ vocabulary
 
 _LONG_SCALE_LANGS = {"de", "es", "fr", "it", "pt", "nl"}  # billion = 10¹² there
@@ -334,44 +336,6 @@ class FigureCheck:
         return {**self.figure.to_dict(), "supported": self.supported, "citation": self.citation}
 
 
-_MARKS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE_END = re.compile(
-    r"(?:[.!?](?=\s|\[|$)|[。！？])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*"
-    r"|(?:\s*\[\d+(?:\s*,\s*\d+)*\])+(?=\s+[A-ZÀ-Þ\u3400-\u9fff]|\s*$)"
-)
-_ABBREVIATION = re.compile(r"(?:\b\w{1,3}|\w\.\w+)\.$")  # U.S. / vs. / Dez. / z.B.
-
-
-def answer_sentences(answer: str) -> list[tuple[int, str, list[int]]]:
-    """(offset, sentence, cited numbers): each sentence with the `[n]` marks attached to it.
-
-    A fragment that ends in an abbreviation and cites nothing is joined to what follows, so
-    "in the U.S. market [1]" keeps its citation.
-    """
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(answer):
-        spans.append((start, m.end()))
-        start = m.end()
-    if answer[start:].strip():
-        spans.append((start, len(answer)))
-    merged: list[tuple[int, int]] = []
-    for span in spans:
-        if merged:
-            prev = answer[merged[-1][0] : merged[-1][1]]
-            if not _MARKS.search(prev) and _ABBREVIATION.search(prev.rstrip()):
-                merged[-1] = (merged[-1][0], span[1])
-                continue
-        merged.append(span)
-    out = []
-    for a, b in merged:
-        sentence = answer[a:b]
-        if sentence.strip():
-            cited = [int(n) for group in _MARKS.findall(sentence) for n in group.split(",")]
-            out.append((a, sentence, cited))
-    return out
-
-
 def verify(
     answer: str, passages: dict[int, tuple[str, str]], lang: str = "en"
 ) -> list[FigureCheck]:
@@ -385,7 +349,7 @@ def verify(
 
     checks = []
     for offset, sentence, cited in answer_sentences(answer):
-        masked = _MARKS.sub(lambda m: " " * len(m.group(0)), sentence)
+        masked = CITATION_GROUP.sub(lambda m: " " * len(m.group(0)), sentence)
         own = detect(masked, default=lang, candidates=tuple(ABSTAIN))
         # A figure copied as its source writes it (`200.000` from a German article, framed in
         # an English sentence) is read as the cited passage's language reads it, too.

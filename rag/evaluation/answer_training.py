@@ -22,11 +22,12 @@ import numpy as np
 from rag.answerers import qtypes
 from rag.answerers import scorer as scorermod
 from rag.answerers.logistic import fit_logistic
+from rag.config import RetrievalSettings, user_cache_dir
 from rag.errors import RagError
 from rag.evaluation import xquad
-from rag.service import ANSWER_CONTEXT_CHUNKS, PER_LANGUAGE_CHUNKS
 
 DEFAULT_TARGET_PRECISION = 0.65
+RETRIEVAL = RetrievalSettings()  # the evidence the product's answerers see
 TYPE_FLOORS = (0.7, 0.9)  # how sure of a figure type before only such sentences may answer
 KEEP_RATIOS = (0.3, 0.5, 0.7)
 
@@ -73,7 +74,7 @@ class Sample:
 
 def default_work_dir(embedder_name: str) -> Path:
     """XQuAD indexes are kept between runs (re-ingesting unchanged paragraphs embeds nothing)."""
-    return Path.home() / ".cache" / "rag-news" / f"xquad-{embedder_name.replace('/', '_')}"
+    return user_cache_dir() / f"xquad-{embedder_name.replace('/', '_')}"
 
 
 @dataclass
@@ -186,8 +187,8 @@ def collect(
                 }.items():
                     filters = None if allowed == all_docs else Filters(doc_ids=allowed)
                     hits = search(
-                        index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, q_lang,
-                        PER_LANGUAGE_CHUNKS,
+                        index, question, vector, RETRIEVAL.answer_context_chunks, filters, q_lang,
+                        RETRIEVAL.per_language_chunks,
                     )  # fmt: skip
                     scope = (
                         None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.checks.figures import matches
-from rag.errors import RagError
+from rag.errors import InputError
 from rag.evaluation.reports import shipped
 from rag.service import RAG
 
@@ -41,7 +41,7 @@ def load_eval_set(path: Path) -> list[EvalItem]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
-        raise RagError(f"cannot read eval set {path}: {err.strerror}") from None
+        raise InputError(f"cannot read eval set {path}: {err.strerror}") from None
     items, seen = [], set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -59,17 +59,17 @@ def load_eval_set(path: Path) -> list[EvalItem]:
                 tags=tuple(row.get("tags", [])),
             )
         except (ValueError, KeyError, TypeError) as err:
-            raise RagError(f"{path}:{number}: not a valid eval item ({err})") from None
+            raise InputError(f"{path}:{number}: not a valid eval item ({err})") from None
         if item.id in seen:
-            raise RagError(f"{path}:{number}: duplicate id {item.id!r}")
+            raise InputError(f"{path}:{number}: duplicate id {item.id!r}")
         if item.match not in ("any", "all"):
-            raise RagError(f"{path}:{number}: match must be 'any' or 'all', not {item.match!r}")
+            raise InputError(f"{path}:{number}: match must be 'any' or 'all', not {item.match!r}")
         if item.answerable and not (item.sources and item.figures):
-            raise RagError(f"{path}:{number}: an answerable item needs sources and figures")
+            raise InputError(f"{path}:{number}: an answerable item needs sources and figures")
         seen.add(item.id)
         items.append(item)
     if not items:
-        raise RagError(f"eval set {path} has no questions")
+        raise InputError(f"eval set {path} has no questions")
     return items
 
 
@@ -120,7 +120,7 @@ def _figure_correct(item: EvalItem, figures: list[dict[str, Any]]) -> bool:
 def evaluate_item(rag: RAG, item: EvalItem, retrieval_depth: int) -> Record:
     for d in item.sources:
         if d not in rag.index.docs:
-            raise RagError(
+            raise InputError(
                 f"eval item {item.id} cites {d!r}, which is not in the index at {rag.index.path}"
             )
     result = rag.ask(item.q)
@@ -298,7 +298,7 @@ def load_thresholds(path: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise RagError(f"cannot read thresholds {path}: {err}") from None
+        raise InputError(f"cannot read thresholds {path}: {err}") from None
     return data
 
 

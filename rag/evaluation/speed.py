@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 
 
 def _say(progress: bool, message: str) -> None:
@@ -214,9 +214,9 @@ def parse_sizes(spec: str) -> list[int]:
     try:
         sizes = [int(part.replace("_", "")) for part in spec.split(",") if part.strip()]
     except ValueError:
-        raise RagError(f"--scale takes chunk counts like 100000,1000000, not {spec!r}") from None
+        raise InputError(f"--scale takes chunk counts like 100000,1000000, not {spec!r}") from None
     if any(n < 1000 for n in sizes):
-        raise RagError("--scale sizes must be at least 1000 chunks")
+        raise InputError("--scale sizes must be at least 1000 chunks")
     return sizes
 
 
@@ -229,7 +229,7 @@ def main(
 
     sizes = parse_sizes(scale_spec)
     if n_queries < 10:
-        raise RagError("--queries must be at least 10")
+        raise InputError("--queries must be at least 10")
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     data = xquad.load(xquad.DEFAULT_DIR, "en")
     zh = xquad.load(xquad.DEFAULT_DIR, "zh")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import RagError
+from rag.errors import InputError
 from rag.evaluation.reports import shipped
 
 DEFAULT_DIR = shipped("eval/data/xquad")
@@ -40,7 +40,7 @@ def load(folder: Path, lang: str, limit: int | None = None) -> XQuAD:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError) as err:
-        raise RagError(f"cannot read XQuAD file {path}: {err}") from None
+        raise InputError(f"cannot read XQuAD file {path}: {err}") from None
     out = XQuAD(lang, {}, [], {})
     for a, article in enumerate(data):
         for p, paragraph in enumerate(article["paragraphs"]):
@@ -62,7 +62,7 @@ def parse_pairs(spec: str | None) -> list[tuple[str, str]]:
     for part in spec.split(","):
         q, _, d = part.strip().partition("-")
         if q not in LANGS or d not in LANGS:
-            raise RagError(
+            raise InputError(
                 f"bad pair {part!r}: write QUESTIONS-DOCUMENTS with languages from "
                 f"{', '.join(LANGS)}, e.g. en-zh"
             )
@@ -138,10 +138,10 @@ def run(
     """Index each document language once (product and baseline), ask every pair's questions."""
     from rag.answerers.extractive import ExtractiveAnswerer
     from rag.answers import Evidence
+    from rag.config import RetrievalSettings
     from rag.embedders import get_embedder
     from rag.integrations.llama import OutOfTheBoxBaseline
     from rag.retrieval.hybrid import search
-    from rag.service import ANSWER_CONTEXT_CHUNKS
     from rag.stores import faiss_bm25 as store
 
     langs = sorted({lang for pair in pairs for lang in pair})
@@ -181,7 +181,13 @@ def run(
                 t = time.perf_counter()
                 hits = search(index, question, vector, max(RANKS), None, q_lang)
                 ranked = list(dict.fromkeys(h.chunk.doc_id for h in hits))
-                evidence = Evidence(question, q_lang, vector, hits[:ANSWER_CONTEXT_CHUNKS], index)
+                evidence = Evidence(
+                    question,
+                    q_lang,
+                    vector,
+                    hits[: RetrievalSettings().answer_context_chunks],
+                    index,
+                )
                 sentences = list(
                     dict.fromkeys(s.sentence.text for s in answerer.score_sentences(evidence))
                 )
@@ -214,7 +220,7 @@ def _check_parallel(data: dict[str, XQuAD]) -> None:
     first = next(iter(ids.values()))
     for lang, qids in ids.items():
         if qids != first:
-            raise RagError(f"XQuAD {lang} is not parallel to the others (question ids differ)")
+            raise InputError(f"XQuAD {lang} is not parallel to the others (question ids differ)")
 
 
 def summarise(results: Sequence[PairResult]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import lang as langs
-from rag.errors import RagError
+from rag.errors import InputError
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 SIDECAR_SUFFIX = ".meta.json"
@@ -99,13 +99,13 @@ def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise RagError(f"cannot read {path}: {err.strerror or err}") from None
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if b"\x00" in data[:8192]:
-        raise RagError(f"{path} is a binary file, not an article (expected text, HTML or JSON)")
+        raise InputError(f"{path} is a binary file, not an article (expected text, HTML or JSON)")
     try:
         return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError:
-        raise RagError(f"{path} is not valid UTF-8 text; convert it to UTF-8 first") from None
+        raise InputError(f"{path} is not valid UTF-8 text; convert it to UTF-8 first") from None
 
 
 def _sidecar(path: Path) -> dict[str, Any]:
@@ -115,9 +115,9 @@ def _sidecar(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise RagError(f"metadata file {meta_path} is not valid JSON: {err}") from None
+        raise InputError(f"metadata file {meta_path} is not valid JSON: {err}") from None
     if not isinstance(meta, dict):
-        raise RagError(f"metadata file {meta_path} must hold one JSON object")
+        raise InputError(f"metadata file {meta_path} must hold one JSON object")
     return meta
 
 
@@ -177,7 +177,7 @@ def _normalize_date(value: Any) -> str | None:
 def make_article(doc_id: str, text: str, meta: dict[str, Any], source: str) -> Article:
     """Fill what the metadata does not say from the text itself: title, date, language."""
     if not text.strip():
-        raise RagError(f"{source}: the article has no text")
+        raise InputError(f"{source}: the article has no text")
     junk = find_junk(text)
     clean_sample = re.sub(r"\s+", " ", _without(text, junk))[:4000]
     date = _normalize_date(meta.get("date")) or _normalize_date(text[:600])
@@ -204,10 +204,10 @@ def _without(text: str, junk: list[tuple[int, int]]) -> str:
 def _json_articles(path: Path, objects: Iterable[tuple[str, Any]]) -> Iterator[Article]:
     for where, obj in objects:
         if not isinstance(obj, dict):
-            raise RagError(f"{path}{where}: expected a JSON object with at least a 'text' field")
+            raise InputError(f"{path}{where}: expected a JSON object with at least a 'text' field")
         text = obj.get("text")
         if not isinstance(text, str):
-            raise RagError(
+            raise InputError(
                 f"{path}{where}: missing 'text' (fields: id, title, date, lang, url, text)"
             )
         doc_id = str(obj.get("id") or f"{path.stem}-{where.strip(':# ') or 0}")
@@ -218,7 +218,9 @@ def load_file(path: Path) -> list[Article]:
     """All articles in one file; raises RagError with a one-line reason for anything unusable."""
     suffix = path.suffix.lower()
     if suffix not in ARTICLE_SUFFIXES:
-        raise RagError(f"{path}: unsupported file type {suffix or '(none)'}; use {_suffix_list()}")
+        raise InputError(
+            f"{path}: unsupported file type {suffix or '(none)'}; use {_suffix_list()}"
+        )
     raw = _read_text(path)
     if suffix == ".jsonl":
         return list(_json_articles(path, _jsonl_objects(path, raw)))
@@ -226,7 +228,7 @@ def load_file(path: Path) -> list[Article]:
         try:
             data = json.loads(raw)
         except ValueError as err:
-            raise RagError(f"{path} is not valid JSON: {err}") from None
+            raise InputError(f"{path} is not valid JSON: {err}") from None
         items = data if isinstance(data, list) else [data]
         return list(_json_articles(path, ((f"#{i}", o) for i, o in enumerate(items))))
     meta: dict[str, Any] = {}
@@ -245,7 +247,7 @@ def _jsonl_objects(path: Path, raw: str) -> Iterator[tuple[str, Any]]:
             try:
                 yield f":{number}", json.loads(line)
             except ValueError as err:
-                raise RagError(f"{path}:{number} is not valid JSON: {err}") from None
+                raise InputError(f"{path}:{number} is not valid JSON: {err}") from None
 
 
 def _suffix_list() -> str:
@@ -257,7 +259,7 @@ def article_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if not path.exists():
-            raise RagError(f"{path}: no such file or folder")
+            raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
             found = sorted(
                 p
@@ -268,7 +270,7 @@ def article_files(paths: Iterable[Path]) -> list[Path]:
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
-                raise RagError(f"{path}: no articles found (looked for {_suffix_list()})")
+                raise InputError(f"{path}: no articles found (looked for {_suffix_list()})")
             files.extend(found)
         else:
             files.append(path)
@@ -280,7 +282,7 @@ def load_articles(paths: Iterable[Path]) -> list[Article]:
     for file in article_files(paths):
         for article in load_file(file):
             if article.doc_id in articles:
-                raise RagError(
+                raise InputError(
                     f"duplicate document id {article.doc_id!r} in {article.source} and "
                     f"{articles[article.doc_id].source}; ids come from file names or 'id' fields"
                 )

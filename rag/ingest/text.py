@@ -9,13 +9,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from rag import offline
+from rag.config import tiktoken_cache
 
 DEFAULT_ENCODING = "o200k_base"
 DEFAULT_MAX_TOKENS = 200
@@ -133,12 +135,19 @@ def _segmenter(lang: str) -> Any:
     return pysbd.Segmenter(language=lang if lang in _PYSBD_LANGS else "en", clean=False)
 
 
+# OpenAI's o200k_base ranks, vendored with their licence: tiktoken would download them.
+TIKTOKEN_CACHE = Path(__file__).with_name("tiktoken_cache")
+_ENCODING_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=4)
 def encoding(name: str = DEFAULT_ENCODING) -> Any:
-    offline.configure()
+    """A tiktoken encoding loaded from the vendored cache (a user's own TIKTOKEN_CACHE_DIR
+    wins); tiktoken keeps it in memory afterwards, so the variable is set only while loading."""
     import tiktoken
 
-    return tiktoken.get_encoding(name)
+    with _ENCODING_LOCK, tiktoken_cache(TIKTOKEN_CACHE):
+        return tiktoken.get_encoding(name)
 
 
 def count_tokens(text: str, encoding_name: str = DEFAULT_ENCODING) -> int:

@@ -6,16 +6,21 @@ global `Settings`, whose defaults reach for a paid API.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from rag.config import LLMSettings
 from rag.embedders import Embedder
+from rag.errors import MissingExtra
 from rag.retrieval.hybrid import Filters
-from rag.service import RAG, hit_dict
+
+if TYPE_CHECKING:
+    from rag.service import RAG
 
 
 class LlamaEmbedding(BaseEmbedding):
@@ -52,8 +57,7 @@ class HybridRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         result = self._rag.search(query_bundle.query_str, k=self._k, filters=self._filters)
         nodes = []
-        for hit in result.hits:
-            record = hit_dict(self._rag.index, hit)
+        for record in result.to_dicts(self._rag.index):
             text = record.pop("text")
             score = record.pop("score")
             node = TextNode(id_=record["chunk_id"], text=text, metadata=record)
@@ -86,3 +90,33 @@ class OutOfTheBoxBaseline:
         retriever = self._index.as_retriever(similarity_top_k=k)
         found = retriever.retrieve(QueryBundle(query_str=query, embedding=query_vector))
         return list(dict.fromkeys(n.node.ref_doc_id or "" for n in found))
+
+
+def openai_like_client(settings: LLMSettings) -> Any:
+    """llama-index's OpenAI-compatible chat client, built from the settings alone."""
+    settings.check()
+    try:
+        from llama_index.llms.openai_like import OpenAILike
+    except ImportError:
+        raise MissingExtra("llama-index-llms-openai-like", "llm") from None
+    return OpenAILike(
+        model=settings.model,
+        api_base=settings.base_url or "https://api.openai.com/v1",
+        api_key=settings.api_key or "not-needed",
+        timeout=settings.timeout_s,
+        max_retries=settings.retries,  # the OpenAI client backs off exponentially between tries
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        is_chat_model=True,
+        context_window=8192,
+    )
+
+
+def stream_chat(client: Any, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+    """The model's reply to `messages` (role/content dicts), text piece by piece."""
+    from llama_index.core.llms import ChatMessage
+
+    chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+    for chunk in client.stream_chat(chat):
+        if chunk.delta:
+            yield chunk.delta

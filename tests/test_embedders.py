@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.embedders import get_embedder, known_embedders, minilm_model_path
+from rag.embedders import get_embedder, known_embedders
+from rag.embedders.st import minilm_model_path
 from rag.errors import RagError
 
 

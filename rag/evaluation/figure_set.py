@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.answerers.base import Answerer
 from rag.checks.figures import matches
 from rag.errors import InputError
 from rag.evaluation.reports import shipped
@@ -117,13 +118,16 @@ def _figure_correct(item: EvalItem, figures: list[dict[str, Any]]) -> bool:
     return all(found) if item.match == "all" else any(found)
 
 
-def evaluate_item(rag: RAG, item: EvalItem, retrieval_depth: int) -> Record:
+def evaluate_item(
+    rag: RAG, item: EvalItem, retrieval_depth: int, answerer: Answerer | None = None
+) -> Record:
+    """One question answered by `answerer` (the RAG's own by default) and scored."""
     for d in item.sources:
         if d not in rag.index.docs:
             raise InputError(
                 f"eval item {item.id} cites {d!r}, which is not in the index at {rag.index.path}"
             )
-    result = rag.ask(item.q)
+    result = rag.ask(item.q, answerer=answerer)
     data = result.to_dict()
     hits = rag.search(item.q, k=retrieval_depth).hits
     retrieved = [h.chunk.doc_id for h in hits]
@@ -281,9 +285,9 @@ def run_eval(
 
     from rag.answerers.registry import get_answerer
 
-    rag.answerer = get_answerer(answerer)
+    measured = get_answerer(answerer, settings=rag.settings)
     records = [
-        evaluate_item(rag, item, retrieval_depth)
+        evaluate_item(rag, item, retrieval_depth, measured)
         for item in tqdm(items, desc=f"eval {answerer}", unit="q", disable=not progress)
     ]
     run = AnswererRun(answerer, records)

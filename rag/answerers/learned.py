@@ -1,5 +1,5 @@
 """The learned extractive answerer (`--llm learned`): sentence choice and abstention from the
-answer model fitted on XQuAD (rag/scorer.py, `rag train-scorer`), answers led by the value
+answer model fitted on XQuAD (rag/answerers/scorer.py, `rag train-scorer`), answers led by the value
 asked for in the question's language, and names checked across scripts.
 
 On XQuAD's held-out articles it answers 0.77 of same-language questions right and abstains on
@@ -50,7 +50,7 @@ class LearnedAnswerer(Answerer):
     """Quotes the sentences that best answer the question and cites each one.
 
     Every sentence of the retrieved chunks gets a probability of answering from the learned
-    scorer (rag/scorer.py, fitted on XQuAD); a question asking for a figure of some type is
+    scorer (rag/answerers/scorer.py, fitted on XQuAD); a question asking for a figure of some type is
     answered only from sentences holding one. Below the model's calibrated confidence threshold,
     or when the question names something no article mentions, it abstains rather than guess.
     A figure answer starts with the value itself, framed in the question's language.

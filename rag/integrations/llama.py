@@ -14,8 +14,8 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from rag.embedders import Embedder
-from rag.retrieval.hybrid import Filters
 from rag.service import RAG, hit_dict
+from rag.stores.base import Filters
 
 
 class LlamaEmbedding(BaseEmbedding):

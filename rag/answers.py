@@ -10,7 +10,7 @@ import numpy as np
 from rag.checks.citations import CITATION_MARK, SentenceSupport
 from rag.checks.figures import FigureCheck
 from rag.retrieval.hybrid import Hit
-from rag.stores.faiss_bm25 import Index
+from rag.stores.base import Filters, Store
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Evidence:
     question_lang: str
     query_vector: np.ndarray
     hits: list[Hit]
-    index: Index
+    index: Store
     # The chunks the question may be answered from (filters), None for all: what counts as a
     # name the articles mention.
-    scope: np.ndarray | None = None
+    scope: Filters | None = None

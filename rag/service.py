@@ -19,8 +19,9 @@ from rag.config import Settings
 from rag.embedders import Embedder, get_embedder
 from rag.errors import IndexUnavailable, InputError
 from rag.ingest.corpus import load_articles
-from rag.retrieval.hybrid import Filters, Hit, admitted_rows, row_mask, search
+from rag.retrieval.hybrid import Hit, scope_of, search
 from rag.stores import faiss_bm25 as store
+from rag.stores.base import Filters, Store
 
 MAX_QUESTION_CHARS = 2000
 
@@ -50,11 +51,11 @@ class SearchResult:
     hits: list[Hit]
     timings_ms: dict[str, float]
 
-    def to_dicts(self, index: store.Index) -> list[dict[str, Any]]:
+    def to_dicts(self, index: Store) -> list[dict[str, Any]]:
         return [hit_dict(index, hit) for hit in self.hits]
 
 
-def hit_dict(index: store.Index, hit: Hit) -> dict[str, Any]:
+def hit_dict(index: Store, hit: Hit) -> dict[str, Any]:
     article = index.article(hit.chunk.doc_id)
     return {
         "doc_id": hit.chunk.doc_id,
@@ -70,19 +71,30 @@ def hit_dict(index: store.Index, hit: Hit) -> dict[str, Any]:
 
 
 class RAG:
-    """An opened index with its embedder and answerer, loaded once and reused across questions."""
+    """An opened index with its embedder and answerer, loaded once and reused across questions.
+
+    `index` is a store already opened (any backend, e.g. an in-memory one in tests); without
+    it the FAISS + bm25s index at `index_dir` is opened."""
 
     def __init__(
         self,
         index_dir: Path | None = None,
-        embedder: str | None = None,
+        embedder: str | Embedder | None = None,
         answerer: str | Answerer | None = None,
         settings: Settings | None = None,
+        index: Store | None = None,
     ) -> None:
-        """`settings` default to the environment's (RAG_INDEX, RAG_LLM, ...)."""
+        """`settings` default to the environment's (RAG_INDEX, RAG_LLM, ...); `index` may be any
+        store (tests pass an in-memory one)."""
         self.settings = settings or Settings.from_env()
-        self.index = store.open_index(index_dir or self.settings.index_dir)
-        self.embedder: Embedder = get_embedder(embedder or self.index.embedder_name)
+        self.index: Store = index or store.open_index(
+            index_dir or self.settings.index_dir, self.settings.store
+        )
+        self.embedder: Embedder = (
+            embedder
+            if isinstance(embedder, Embedder)
+            else get_embedder(embedder or self.index.embedder_name)
+        )
         self.index.check_embedder(self.embedder)
         self.answerer = (
             answerer
@@ -112,7 +124,8 @@ class RAG:
                 )
             if on_build is not None:
                 on_build(f"no index at {index_dir} yet: building it from {corpus_dir}/ ...")
-            store.ingest(index_dir, load_articles([corpus_dir]), embedder_name=embedder)
+            articles = load_articles([corpus_dir])
+            store.ingest(index_dir, articles, embedder_name=embedder, tuning=settings.store)
         return cls(index_dir, embedder=embedder, answerer=answerer, settings=settings)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> SearchResult:
@@ -149,9 +162,7 @@ class RAG:
                 self.index, question, vector, self.settings.retrieval.answer_context_chunks,
                 filters, question_lang, self.settings.retrieval.per_language_chunks,
             )  # fmt: skip
-            scope = None
-            if filters is not None and filters.active():
-                scope = row_mask(len(self.index.chunks), admitted_rows(self.index, filters))
+            scope = scope_of(filters)
         evidence = Evidence(question, question_lang, vector, hits, self.index, scope)
         started = time.perf_counter()
         result: Answer | None = None

@@ -1,13 +1,11 @@
-"""The design's boundaries, checked on the source: no import circles, and each third-party
-engine or environment variable reached from one place only."""
+"""The design's boundaries, checked on the source: no import circles, llama-index and the
+environment each reached from one place only."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "rag"
@@ -90,33 +88,14 @@ def test_the_cycle_check_can_fail() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "c", "b"]]
 
 
-def _users_of(prefix: str, data_only: str = "") -> set[str]:
-    """Modules importing `prefix` or a submodule of it, except the submodule `data_only`."""
-    return {
+def test_llama_index_is_imported_in_one_place() -> None:
+    """(FAISS and bm25s stay inside rag/stores: tests/test_stores.py checks that.)"""
+    users = {
         name
         for name, path in MODULES.items()
-        if any(
-            (m == prefix or m.startswith(prefix + ".")) and m != data_only for m in _imports(path)
-        )
+        if any(m == "llama_index" or m.startswith("llama_index.") for m in _imports(path))
     }
-
-
-@pytest.mark.parametrize(
-    ("engine", "allowed", "data_only"),
-    [
-        ("llama_index", "rag.integrations", ""),
-        pytest.param(
-            "faiss",
-            "rag.stores",
-            "",
-            marks=pytest.mark.xfail(strict=True, reason="retrieval still searches FAISS itself"),
-        ),
-        # The tokenizer reads bm25s's stopword lists (plain data); the search engine stays inside.
-        ("bm25s", "rag.stores", "bm25s.stopwords"),
-    ],
-)
-def test_engines_are_imported_in_one_place(engine: str, allowed: str, data_only: str) -> None:
-    assert {m for m in _users_of(engine, data_only) if not m.startswith(allowed)} == set()
+    assert users == {"rag.integrations.llama"}
 
 
 def test_only_the_config_reads_the_environment() -> None:

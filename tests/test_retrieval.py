@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rag.retrieval.hybrid import Filters
 from rag.service import RAG
+from rag.stores.base import Filters
 from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ZH
 
 
@@ -55,18 +57,17 @@ def test_date_filter_keeps_only_dated_articles_in_range(seed_rag: RAG) -> None:
 
 def test_k_bounds_the_results(seed_rag: RAG) -> None:
     assert len(seed_rag.search("Nvidia", k=2).hits) == 2
-    assert len(seed_rag.search("Nvidia", k=500).hits) == len(seed_rag.index.chunks)
+    assert len(seed_rag.search("Nvidia", k=500).hits) == len(seed_rag.index.chunks())
 
 
-def test_large_indexes_score_only_the_candidates_sentences(
-    seed_rag: RAG, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_large_indexes_score_only_the_candidates_sentences(seed_rag: RAG, seed_index: Path) -> None:
     """Above the scan limit a query's cost stays flat; the right article is still found."""
-    from rag.retrieval import hybrid as retrieval
+    from rag.config import Settings, StoreSettings
 
     full = [h.chunk.chunk_id for h in seed_rag.search("英伟达盘后股价上涨了多少？", k=3).hits]
-    monkeypatch.setattr(retrieval, "SENTENCE_SCAN_LIMIT", 10)
-    limited = [h.chunk.chunk_id for h in seed_rag.search("英伟达盘后股价上涨了多少？", k=3).hits]
+    settings = Settings(store=StoreSettings(sentence_scan_limit=10))
+    small_scan = RAG(seed_index, settings=settings)
+    limited = [h.chunk.chunk_id for h in small_scan.search("英伟达盘后股价上涨了多少？", k=3).hits]
     assert limited[0].startswith(DOC_ZH) and full[0] == limited[0]
 
 
@@ -81,12 +82,12 @@ def test_bm25_reads_every_word_in_the_question_language_and_only_names_across(
     (same, same_weight), (names, names_weight), (translated, _) = lexical_rankings(
         index, "Which chips may Alibaba buy from Nvidia?", "en", None, 50
     )
-    assert {index.chunks[row].lang for row, _ in same} == {"en"} and 0 < same_weight <= 1
-    assert "en" not in {index.chunks[row].lang for row, _ in names}
+    assert {index.chunk(h.chunk_id).lang for h in same} == {"en"} and 0 < same_weight <= 1
+    assert "en" not in {index.chunk(h.chunk_id).lang for h in names}
     assert names_weight < same_weight  # two names out of five content words
     # Names translated through CC-CEDICT (Nvidia = 英伟达, Alibaba = 阿里巴巴) reach the Chinese
     # article, which spells neither in Latin script.
-    assert {index.chunks[row].lang for row, _ in translated} == {"zh"}
+    assert {index.chunk(h.chunk_id).lang for h in translated} == {"zh"}
     rankings = lexical_rankings(index, "Quelle taxe pour les puces ?", "fr", None, 50)
     assert rankings == []  # French words, no names: nothing to match in en/de/zh articles
 
@@ -101,6 +102,6 @@ def test_chinese_questions_match_codes_and_translated_words_in_other_languages(
     index = seed_rag.index
     rankings = lexical_rankings(index, "H200芯片有多少HBM3E内存？", "zh", None, 50)
     across = [r for r, _ in rankings[1:]]
-    assert across and all(index.chunks[row].lang != "zh" for r in across for row, _ in r)
-    best = index.chunks[rankings[1][0][0][0]]
+    assert across and all(index.chunk(h.chunk_id).lang != "zh" for r in across for h in r)
+    best = index.chunk(rankings[1][0][0].chunk_id)
     assert best.doc_id == DOC_EN_ORDERS and "141GB" in best.text

@@ -12,7 +12,6 @@ import pytest
 
 from rag.errors import RagError
 from rag.evaluation import speed
-from rag.stores import faiss_bm25 as store
 from tests.conftest import REPO
 
 
@@ -24,15 +23,12 @@ def test_scale_sizes_are_checked() -> None:
             speed.parse_sizes(bad)
 
 
-def test_scale_run_switches_to_ivf_above_the_threshold_with_recall(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(store, "ANN_MIN_CHUNKS", 5000)
+def test_scale_run_switches_to_ivf_above_the_threshold_with_recall() -> None:
     rng = np.random.default_rng(0)
     seeds = rng.normal(size=(300, 32)).astype(np.float32)
     seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
     queries = speed.synthetic_vectors(seeds, 50, rng)
-    small, large = speed.scale_run([2000, 20000], seeds, queries, progress=False)
+    small, large = speed.scale_run([2000, 20000], seeds, queries, False, ann_min_chunks=5000)
     assert small["product_index"] == "IndexFlatIP" and small["recall@10_vs_exact"] == 1.0
     assert large["product_index"] == "IndexIVFScalarQuantizer"
     assert large["recall@10_vs_exact"] >= 0.95

@@ -50,8 +50,9 @@ def test_build_records_how_it_was_built(tmp_path: Path) -> None:
     )
     assert set(manifest["documents"]) == {"a", "b", "c"}
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
-    assert index.faiss.ntotal == len(index.chunks) == 3
-    assert index.sentence_vectors.shape == (len(index.sentences), 384)
+    assert manifest["store"] == "faiss_bm25"
+    assert index.faiss.ntotal == len(index.chunks()) == 3
+    assert index.sentence_vectors.shape == (index.n_sentences, 384)
 
 
 def test_reingest_is_incremental(tmp_path: Path) -> None:
@@ -66,8 +67,8 @@ def test_reingest_is_incremental(tmp_path: Path) -> None:
     changed = store.ingest(tmp_path / "ix", corpus.load_articles([docs]), progress=False)
     assert changed.updated == ["b"] and changed.chunks_embedded == 1
     index = store.open_index(tmp_path / "ix")
-    assert any("300,000" in c.text for c in index.chunks)
-    assert not any("200,000" in c.text for c in index.chunks)
+    assert any("300,000" in c.text for c in index.chunks())
+    assert not any("200,000" in c.text for c in index.chunks())
     # vectors of untouched articles were reused, not recomputed: still identical to a fresh build
     fresh = store.ingest(tmp_path / "fresh", corpus.load_articles([docs]), progress=False)
     assert fresh.total_chunks == index.faiss.ntotal
@@ -81,8 +82,9 @@ def test_remove_one_document(tmp_path: Path) -> None:
     report = store.remove(tmp_path / "ix", ["b"])
     assert report.total_documents == 2
     index = store.open_index(tmp_path / "ix")
-    assert set(index.docs) == {"a", "c"} and index.faiss.ntotal == 2
-    assert all(s.doc_id != "b" for s in index.sentences)
+    assert set(index.doc_ids()) == {"a", "c"} and index.faiss.ntotal == 2
+    assert all(c.doc_id != "b" for c in index.chunks())
+    assert index.sentence_vectors.shape[0] == index.n_sentences
     with pytest.raises(RagError, match="known ids: a, c"):
         store.remove(tmp_path / "ix", ["b"])
 
@@ -126,7 +128,7 @@ def test_interrupted_write_leaves_previous_index_usable(
         store.ingest(tmp_path / "ix", corpus.load_articles([docs]), progress=False)
     assert (tmp_path / "ix" / store.CURRENT).read_text() == before
     index = store.open_index(tmp_path / "ix")
-    assert set(index.docs) == {"a", "b", "c"}
+    assert set(index.doc_ids()) == {"a", "b", "c"}
     assert not list((tmp_path / "ix").glob(".tmp-*"))
 
 
@@ -141,11 +143,10 @@ def test_missing_and_foreign_index_messages(tmp_path: Path) -> None:
 
 def test_seed_index_holds_every_article(seed_index: Path) -> None:
     index = store.open_index(seed_index)
-    assert len(index.docs) == 5
-    de = index.docs[DOC_DE]
-    assert de.article.date == "2026-01-11"
+    assert len(index.doc_ids()) == 5
+    assert index.article(DOC_DE).date == "2026-01-11"
     info = index.info()
-    assert info["documents"] == 5 and info["chunks"] == len(index.chunks) > 10
+    assert info["documents"] == 5 and info["chunks"] == len(index.chunks()) > 10
     assert json.dumps(info)  # serialisable for `rag info --json`
 
 
@@ -173,16 +174,15 @@ def test_large_indexes_switch_to_ivf_with_recall_against_exact_search() -> None:
     assert store.recall_at(found, truth) >= 0.95
 
 
-def test_an_ivf_index_still_answers_and_keeps_exact_vectors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_ivf_index_still_answers_and_keeps_exact_vectors(tmp_path: Path) -> None:
     import faiss
 
+    from rag.config import StoreSettings
     from rag.service import RAG
     from tests.conftest import SEED_CORPUS
 
-    monkeypatch.setattr(store, "ANN_MIN_CHUNKS", 10)
-    store.ingest(tmp_path / "ix", corpus.load_articles([SEED_CORPUS]), progress=False)
+    articles = corpus.load_articles([SEED_CORPUS])
+    store.ingest(tmp_path / "ix", articles, progress=False, tuning=StoreSettings(ann_min_chunks=10))
     rag = RAG(tmp_path / "ix")
     assert isinstance(rag.index.faiss, faiss.IndexIVFScalarQuantizer)
     norms = np.linalg.norm(np.asarray(rag.index.chunk_vectors), axis=1)

@@ -22,12 +22,12 @@ from rag.answers import Answer, Evidence
 from rag.checks.figures import Figure, extract
 from rag.config import ExtractiveSettings
 from rag.ingest import text as textmod
-from rag.stores.faiss_bm25 import SentenceRow
+from rag.stores.base import Sentence
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
-    sentence: SentenceRow
+    sentence: Sentence
     score: float
     dense: float
     overlap: float
@@ -69,12 +69,12 @@ class ExtractiveAnswerer(Answerer):
         question_tokens = set(textmod.lexical_tokens(evidence.question, index.langs))
         scored = []
         for hit in evidence.hits:
-            rows = list(hit.chunk.sentence_rows)
-            if not rows:
+            sentences = index.sentences_of(hit.chunk.chunk_id)
+            if not sentences:
                 continue
-            dense = index.sentence_vectors[rows] @ evidence.query_vector
-            for row, sim in zip(rows, dense, strict=True):
-                sentence = index.sentences[row]
+            ids = [s.sentence_id for s in sentences]
+            dense = index.sentence_similarities(ids, evidence.query_vector)
+            for sentence, sim in zip(sentences, dense, strict=True):
                 tokens = set(textmod.lexical_tokens(sentence.text, [hit.chunk.lang]))
                 overlap = len(question_tokens & tokens) / max(1, len(question_tokens))
                 figures = extract(sentence.text, hit.chunk.lang)
@@ -100,22 +100,23 @@ class ExtractiveAnswerer(Answerer):
         weigh more than ordinary words, which a paraphrase may simply have replaced.
         """
         index = evidence.index
-        if index.bm25 is None or evidence.question_lang not in index.langs:
+        if not index.chunks() or evidence.question_lang not in index.langs:
             return [], []
-        vocab = index.bm25.vocab_dict
         content = langmod.without_interrogatives(evidence.question)
         lang = [evidence.question_lang]
 
         def missing(text: str) -> list[str]:
             tokens = textmod.lexical_tokens(text, lang)
-            return [t for t in dict.fromkeys(tokens) if t not in vocab and not langmod.has_cjk(t)]
+            return [
+                t for t in dict.fromkeys(tokens) if not index.has_term(t) and not langmod.has_cjk(t)
+            ]
 
         names = textmod.NAME_TERM.findall(content)
         name_terms = missing(" ".join(names))
         words = [t for t in missing(textmod.NAME_TERM.sub(" ", content)) if t not in name_terms]
         # CJK bigrams that straddle two words are often unseen; a missing *word* is a run of them.
         for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
-            gaps = [b not in vocab for b in textmod.cjk_bigrams(run)]
+            gaps = [not index.has_term(b) for b in textmod.cjk_bigrams(run)]
             if any(a and b for a, b in itertools.pairwise(gaps)):
                 name_terms.append(run)
         return name_terms, words
@@ -138,10 +139,9 @@ class ExtractiveAnswerer(Answerer):
         for candidate in ranked[1:]:
             if len(chosen) >= s.max_sentences or candidate.score < best.score - s.keep_within:
                 break
-            vectors = evidence.index.sentence_vectors
+            cosine = evidence.index.sentence_cosine
             if any(
-                float(vectors[candidate.sentence.row] @ vectors[c.sentence.row])
-                > s.duplicate_cosine
+                cosine(candidate.sentence.sentence_id, c.sentence.sentence_id) > s.duplicate_cosine
                 for c in chosen
             ):
                 continue

@@ -27,12 +27,12 @@ from rag.answerers.quoting import (
 from rag.answerers.scorer import AnswerModel, Candidate, load_model
 from rag.answers import Answer, Evidence
 from rag.checks.figures import Figure
-from rag.stores.faiss_bm25 import SentenceRow
+from rag.stores.base import Sentence
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
-    sentence: SentenceRow
+    sentence: Sentence
     score: float  # the learned probability that this sentence answers the question
     has_figure: bool
 
@@ -92,7 +92,7 @@ class LearnedAnswerer(Answerer):
         candidates, probs, context = self._score(evidence)
         decision = scorer.decide(
             candidates, probs, context, self.model, s.max_sentences,
-            evidence.index.sentence_vectors, s.duplicate_cosine,
+            evidence.index, s.duplicate_cosine,
         )  # fmt: skip
         if decision.abstain:
             result = self.abstain(evidence)
@@ -144,8 +144,9 @@ class LearnedAnswerer(Answerer):
             return ranked, "none of the matching articles is dated, so the newest cannot be told"
         newest = max(dated, key=lambda c: (evidence.index.article(c.sentence.doc_id).date, c.score))
         article = evidence.index.article(newest.sentence.doc_id)
-        rows = {newest.sentence.row}
-        reordered = [newest] + [c for c in ranked if c.sentence.row not in rows]
+        reordered = [newest] + [
+            c for c in ranked if c.sentence.sentence_id != newest.sentence.sentence_id
+        ]
         return reordered, f"newest source: {article.title} ({article.date})"
 
     def _conflicting(
@@ -159,13 +160,13 @@ class LearnedAnswerer(Answerer):
 
         picked = [f for c in chosen for f in amounts(c)]
         docs = {c.sentence.doc_id for c in chosen}
-        rows = {c.sentence.row for c in chosen}
+        ids = {c.sentence.sentence_id for c in chosen}
         floor = self.settings.conflict_ratio * chosen[0].score
         extra: list[ScoredSentence] = []
         for candidate in pool:
             if candidate.score < floor or len(extra) == 2:
                 break
-            if candidate.sentence.doc_id in docs or candidate.sentence.row in rows:
+            if candidate.sentence.doc_id in docs or candidate.sentence.sentence_id in ids:
                 continue
             if candidate.has_figure and any(
                 figure_differs(f, g) for f in amounts(candidate) for g in picked

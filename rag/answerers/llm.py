@@ -23,7 +23,7 @@ from rag.config import LLMSettings
 from rag.errors import AnswererUnavailable, RagError
 from rag.ingest import text as textmod
 from rag.integrations.llama import openai_like_client, stream_chat
-from rag.stores.faiss_bm25 import SentenceRow
+from rag.stores.base import Sentence
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "zh": "Chinese (简体中文)",
                   "fr": "French", "it": "Italian", "pt": "Portuguese"}  # fmt: skip
@@ -92,13 +92,11 @@ def source_text(evidence: Evidence, n: int) -> str:
     chunk = evidence.hits[n - 1].chunk
     if len(chunk.text) <= SOURCE_CHARS:
         return chunk.text
-    index = evidence.index
     kept = ""
-    for row in chunk.sentence_rows:
-        sentence = index.sentences[row].text
-        if len(kept) + len(sentence) > SOURCE_CHARS and kept:
+    for sentence in evidence.index.sentences_of(chunk.chunk_id):
+        if len(kept) + len(sentence.text) > SOURCE_CHARS and kept:
             break
-        kept = f"{kept} {sentence}".strip()
+        kept = f"{kept} {sentence.text}".strip()
     return kept
 
 
@@ -128,26 +126,26 @@ def build_messages(evidence: Evidence) -> list[dict[str, str]]:
 # ------------------------------------------------------------------ answer assembly
 
 
-def _best_sentence(evidence: Evidence, n: int, claim: str) -> SentenceRow:
+def _best_sentence(evidence: Evidence, n: int, claim: str) -> Sentence:
     """The sentence of source `n` that the answer sentence `claim` most likely rests on:
     one holding the same figures, then the most shared words, then the most relevant to the
     question."""
     index = evidence.index
     chunk = evidence.hits[n - 1].chunk
-    rows = list(chunk.sentence_rows)
+    sentences = index.sentences_of(chunk.chunk_id)
     claim_figures = extract(claim, evidence.question_lang)
     claim_tokens = set(textmod.lexical_tokens(claim, index.langs))
-    sims = index.sentence_vectors[rows] @ evidence.query_vector
+    sims = index.sentence_similarities([s.sentence_id for s in sentences], evidence.query_vector)
 
     def score(i: int) -> tuple[int, int, float]:
-        sentence = index.sentences[rows[i]].text
+        sentence = sentences[i].text
         figures = extract(sentence, chunk.lang)
         same = sum(any(f.covers(c) for f in figures) for c in claim_figures)
         overlap = len(claim_tokens & set(textmod.lexical_tokens(sentence, [chunk.lang])))
         return same, overlap, float(sims[i])
 
-    best = max(range(len(rows)), key=score)
-    return index.sentences[rows[best]]
+    best = max(range(len(sentences)), key=score)
+    return sentences[best]
 
 
 _ECHOED_MARKUP = re.compile(r"</?sources?\b[^>]*>|^\s*</\w+>\s*$", re.IGNORECASE | re.MULTILINE)

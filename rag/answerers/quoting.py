@@ -10,10 +10,10 @@ from rag import lang as langmod
 from rag.answerers import qtypes
 from rag.answers import Citation, Evidence
 from rag.checks.figures import Figure, extract
-from rag.stores.faiss_bm25 import SentenceRow
+from rag.stores.base import Sentence
 
 
-def cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
+def cite(n: int, sentence: Sentence, evidence: Evidence) -> Citation:
     """Citation `n` quoting a sentence, with its article's title, date and language."""
     article = evidence.index.article(sentence.doc_id)
     return Citation(
@@ -21,7 +21,7 @@ def cite(n: int, sentence: SentenceRow, evidence: Evidence) -> Citation:
         doc_id=sentence.doc_id,
         title=article.title,
         date=article.date,
-        lang=evidence.index.chunks[sentence.chunk_row].lang,
+        lang=evidence.index.chunk(sentence.chunk_id).lang,
         quote=sentence.text,
         start=sentence.start,
         end=sentence.end,
@@ -48,9 +48,9 @@ def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], la
     return langmod.frame_answer(lang, values) if values else ""
 
 
-def sentence_amounts(sentence: SentenceRow, evidence: Evidence) -> list[Figure]:
+def sentence_amounts(sentence: Sentence, evidence: Evidence) -> list[Figure]:
     """A sentence's figures other than years and dates: the values that can conflict."""
-    lang = evidence.index.chunks[sentence.chunk_row].lang
+    lang = evidence.index.chunk(sentence.chunk_id).lang
     return [f for f in extract(sentence.text, lang) if f.kind not in ("year", "date")]
 
 

@@ -30,7 +30,7 @@ from rag.answerers import qtypes
 from rag.checks.figures import Figure, extract
 from rag.errors import ConfigError
 from rag.ingest import text as textmod
-from rag.stores.faiss_bm25 import Index, SentenceRow
+from rag.stores.base import Filters, Sentence, Store
 
 MODEL_PATH = Path(__file__).with_name("answer_model.json")
 
@@ -69,7 +69,7 @@ _CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
 class Candidate:
     """A sentence that might answer, with what the answerer needs to quote and frame it."""
 
-    sentence: SentenceRow
+    sentence: Sentence
     lang: str
     figures: tuple[Figure, ...]
     held: frozenset[str] = frozenset()  # the answer types this sentence can fill
@@ -210,7 +210,7 @@ def question_names(question: str, question_lang: str = "en") -> list[str]:
     return [n for n in names if n]
 
 
-def _checkable(name: str, forms: set[str], question_lang: str, index: Index) -> bool:
+def _checkable(name: str, forms: set[str], question_lang: str, index: Store) -> bool:
     """Whether the articles' silence about a name means something: some spelling of it is in a
     script they are written in, and a Latin-script name is a code, has a form in another script
     (an international name: Tencent), or is written in a language the articles use (Estados
@@ -223,24 +223,13 @@ def _checkable(name: str, forms: set[str], question_lang: str, index: Index) -> 
     return bool(re.search(r"\d", name)) or len(forms) > 1
 
 
-def _present(index: Index, tokens: Sequence[str], scope: np.ndarray | None) -> bool:
-    """Some chunk in scope (all chunks when `scope` is None) holds every one of `tokens`."""
-    if index.bm25 is None:
-        return True
-    vocab = index.bm25.vocab_dict
-    if not tokens or any(t not in vocab for t in tokens):
-        return False
-    if scope is None and len(tokens) == 1:
-        return True
-    holds = np.ones(len(index.chunks), dtype=bool)
-    for token in dict.fromkeys(tokens):
-        holds &= index.bm25.get_scores([token]) > 0
-    if scope is not None:
-        holds &= scope
-    return bool(holds.any())
+def _present(index: Store, tokens: Sequence[str], scope: Filters | None) -> bool:
+    """Some chunk in scope (all chunks when `scope` is None) holds every one of `tokens`; an
+    empty index cannot tell, so there everything counts as present."""
+    return not index.chunks() or index.holds_terms(tokens, scope)
 
 
-def _known(index: Index, spelling: str, scope: np.ndarray | None) -> bool:
+def _known(index: Store, spelling: str, scope: Filters | None) -> bool:
     """The articles in scope use this spelling: one of its stems, or for Chinese every
     character bigram of it within one chunk."""
     if langmod.has_cjk(spelling):
@@ -253,11 +242,11 @@ def question_context(
     question: str,
     question_lang: str,
     vector: np.ndarray,
-    index: Index,
+    index: Store,
     type_model: dict[str, list[float]] | None,
-    scope: np.ndarray | None = None,
+    scope: Filters | None = None,
 ) -> QuestionContext:
-    """`scope` masks the chunks the question may be answered from (filters, or in evaluation a
+    """`scope` filters the chunks the question may be answered from (filters, or in evaluation a
     removed gold paragraph): a name counts as known only if an article in scope uses it."""
     from rag.retrieval import dictionary
 
@@ -283,11 +272,11 @@ def question_context(
 
 
 def _unknown_words(
-    question: str, question_lang: str, index: Index, scope: np.ndarray | None
+    question: str, question_lang: str, index: Store, scope: Filters | None
 ) -> list[str]:
     """Content words of a question in a language the index holds that no article in scope
     uses: a question about "employees" over articles that never say it is rarely answerable."""
-    if index.bm25 is None or question_lang not in index.langs or langmod.has_cjk(question):
+    if not index.chunks() or question_lang not in index.langs or langmod.has_cjk(question):
         return []
     content = textmod.NAME_TERM.sub(" ", f" {langmod.without_interrogatives(question)}")
     tokens = textmod.lexical_tokens(content, [question_lang])
@@ -311,67 +300,63 @@ def candidates_and_features(
     evidence: Any, context: QuestionContext
 ) -> tuple[list[Candidate], np.ndarray]:
     """Every sentence of the retrieved chunks, with its feature row."""
-    index: Index = evidence.index
-    rows = [r for hit in evidence.hits for r in hit.chunk.sentence_rows]
-    if not rows:
+    index: Store = evidence.index
+    found = [(hit, s) for hit in evidence.hits for s in index.sentences_of(hit.chunk.chunk_id)]
+    if not found:
         return [], np.empty((0, len(FEATURES)))
-    row_array = np.asarray(rows, dtype=np.int64)
-    dense, lifted, z = _similarities(index, evidence.query_vector, row_array)
+    ids = [s.sentence_id for _, s in found]
+    langs = [hit.chunk.lang for hit, _ in found]
+    dense, lifted, z = _similarities(index, evidence.query_vector, ids, langs)
     order = np.argsort(-lifted, kind="stable")
-    rank_of = np.empty(len(rows), dtype=np.int64)
-    rank_of[order] = np.arange(len(rows))
+    rank_of = np.empty(len(found), dtype=np.int64)
+    rank_of[order] = np.arange(len(found))
     best = float(z.max())
     wants_figure = qtypes.wants_figure(context.type_probs)
     candidates, matrix = [], []
-    i = 0
-    for hit in evidence.hits:
+    for i, (hit, sentence) in enumerate(found):
         lang = hit.chunk.lang
-        for row in hit.chunk.sentence_rows:
-            sentence = index.sentences[row]
-            figures, tokens, n_tokens, folded, held = _sentence_facts(sentence.text, lang)
-            same = lang == evidence.question_lang
-            overlap = len(context.stems & tokens) / max(1, len(context.stems)) if same else 0.0
-            shared = sum(any(v in folded for v in forms) for forms in context.names)
-            stripped = sentence.text.rstrip()
-            matrix.append([
-                float(dense[i]),
-                float(z[i]),
-                best - float(z[i]),
-                1.0 / (1 + rank_of[i]),
-                1.0 / (1 + hit.rank),
-                overlap,
-                shared / max(1, len(context.names)),
-                sum(context.type_probs[t] for t in held),
-                wants_figure if not figures else 0.0,
-                float(bool(figures)),
-                float(stripped.endswith(textmod.QUESTION_END)),
-                float(not stripped.endswith(textmod.SENTENCE_END)),
-                float(n_tokens < 5),
-                math.log1p(n_tokens),
-                float(len(context.unknown_names)),
-                float(len(context.unknown_words)),
-            ])  # fmt: skip
-            candidates.append(Candidate(sentence, lang, figures, held, float(z[i])))
-            i += 1
+        figures, tokens, n_tokens, folded, held = _sentence_facts(sentence.text, lang)
+        same = lang == evidence.question_lang
+        overlap = len(context.stems & tokens) / max(1, len(context.stems)) if same else 0.0
+        shared = sum(any(v in folded for v in forms) for forms in context.names)
+        stripped = sentence.text.rstrip()
+        matrix.append([
+            float(dense[i]),
+            float(z[i]),
+            best - float(z[i]),
+            1.0 / (1 + rank_of[i]),
+            1.0 / (1 + hit.rank),
+            overlap,
+            shared / max(1, len(context.names)),
+            sum(context.type_probs[t] for t in held),
+            wants_figure if not figures else 0.0,
+            float(bool(figures)),
+            float(stripped.endswith(textmod.QUESTION_END)),
+            float(not stripped.endswith(textmod.SENTENCE_END)),
+            float(n_tokens < 5),
+            math.log1p(n_tokens),
+            float(len(context.unknown_names)),
+            float(len(context.unknown_words)),
+        ])  # fmt: skip
+        candidates.append(Candidate(sentence, lang, figures, held, float(z[i])))
     return candidates, np.asarray(matrix, dtype=np.float64)
 
 
 def _similarities(
-    index: Index, vector: np.ndarray, rows: np.ndarray
+    index: Store, vector: np.ndarray, sentence_ids: list[str], langs: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cosines of the candidate rows: raw; lifted by the index-wide per-language shift (the
-    centring retrieval uses, for ranking); and as z-scores among the candidates of the same
+    """Cosines of the candidate sentences (`langs`: each one's chunk language): raw; lifted by
+    the index-wide per-language shift (the centring retrieval uses, for ranking); and as z-scores among the candidates of the same
     language. The z-score reads the same whatever the language pair (cross-lingual cosines sit
     lower and closer) and whatever the corpus (in a set of articles on one topic every sentence
     is close to the question; among Wikipedia's many topics only a few are)."""
-    from rag.retrieval.hybrid import language_shift
-
-    raw = (index.sentence_vectors[rows] @ vector).astype(np.float64)
-    lang_ids = index.sentence_lang_ids[rows]
-    lifted = raw + language_shift(index, vector)[lang_ids]
+    raw = index.sentence_similarities(sentence_ids, vector).astype(np.float64)
+    shift = index.language_shift(vector)
+    lifted = raw + np.array([shift[lang] for lang in langs], dtype=np.float32)
+    lang_of = np.array(langs)
     z = np.zeros_like(raw)
-    for lang in np.unique(lang_ids):
-        mask = lang_ids == lang
+    for lang in np.unique(lang_of):
+        mask = lang_of == lang
         spread = float(raw[mask].std()) if mask.sum() > 1 else 0.0
         z[mask] = (raw[mask] - raw[mask].mean()) / max(spread, 0.02)
     return raw, lifted, z
@@ -402,12 +387,12 @@ def decide(
     context: QuestionContext,
     model: AnswerModel,
     max_sentences: int = 3,
-    sentence_vectors: np.ndarray | None = None,
+    store: Store | None = None,
     duplicate_cosine: float = 0.95,
 ) -> Decision:
     """The answer's sentences: the most probable candidate that can hold the asked-for type,
     then others close to it (probability over the model's `keep_ratio` of the best), no
-    near-duplicates.
+    near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
 
     Abstains when the calibrated confidence is under the model's threshold, or when the
     question names something no article mentions.
@@ -447,11 +432,9 @@ def decide(
     for i in order[1:]:
         if len(chosen) >= max_sentences or probs[i] <= model.keep_ratio * probs[top]:
             break
-        if sentence_vectors is not None and any(
-            float(
-                sentence_vectors[candidates[i].sentence.row]
-                @ sentence_vectors[candidates[j].sentence.row]
-            )
+        sentence_id = candidates[i].sentence.sentence_id
+        if store is not None and any(
+            store.sentence_cosine(sentence_id, candidates[j].sentence.sentence_id)
             > duplicate_cosine
             for j in chosen
         ):

@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from rag.retrieval.hybrid import Filters
+    from rag.stores.base import Filters
 
     for value, flag in ((args.since, "--since"), (args.until, "--until")):
         if value is not None and not _is_iso_date(value):

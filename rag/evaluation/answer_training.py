@@ -157,8 +157,9 @@ def collect(
     from tqdm import tqdm
 
     from rag.answers import Evidence
-    from rag.retrieval.hybrid import Filters, admitted_rows, row_mask, search
+    from rag.retrieval.hybrid import scope_of, search
     from rag.stores import faiss_bm25 as store
+    from rag.stores.base import Filters
 
     data, vectors = questions.data, questions.vectors
     samples: list[Sample] = []
@@ -190,11 +191,7 @@ def collect(
                         index, question, vector, RETRIEVAL.answer_context_chunks, filters, q_lang,
                         RETRIEVAL.per_language_chunks,
                     )  # fmt: skip
-                    scope = (
-                        None
-                        if filters is None
-                        else row_mask(len(index.chunks), admitted_rows(index, filters))
-                    )
+                    scope = scope_of(filters)
                     context = scorermod.question_context(
                         question, q_lang, vector, index, type_model, scope
                     )

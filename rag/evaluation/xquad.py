@@ -165,7 +165,7 @@ def run(
         builds[doc_lang] = {
             "paragraphs": len(docs.paragraphs),
             "product_chunks": report.total_chunks,
-            "product_sentences": len(index.sentences),
+            "product_sentences": index.n_sentences,
             "product_build_s": round(t1 - t0, 2),
             "baseline_nodes": baseline.nodes,
             "baseline_build_s": round(t2 - t1, 2),

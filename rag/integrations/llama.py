@@ -17,7 +17,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from rag.config import LLMSettings
 from rag.embedders import Embedder
 from rag.errors import MissingExtra
-from rag.retrieval.hybrid import Filters
+from rag.stores.base import Filters
 
 if TYPE_CHECKING:
     from rag.service import RAG

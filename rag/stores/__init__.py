@@ -1,1 +1,1 @@
-"""Stores: the index on disk (FAISS + bm25s) behind one protocol and registry."""
+"""Stores: the index behind one protocol (base.Store) and one registry (registry.get_store)."""

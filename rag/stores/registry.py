@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.embedders import Embedder, get_embedder
-from rag.errors import RagError
+from rag.errors import ConfigError
 from rag.ingest.text import ChunkingSettings
 from rag.stores.base import Store
 
@@ -21,7 +21,7 @@ def _faiss_bm25(
     from rag.stores import faiss_bm25
 
     if path is None:
-        raise RagError("the faiss_bm25 store lives in a folder: give its path (--index DIR)")
+        raise ConfigError("the faiss_bm25 store lives in a folder: give its path (--index DIR)")
     name = embedder.id if isinstance(embedder, Embedder) else embedder
     return faiss_bm25.at(path, name, settings)
 
@@ -56,5 +56,5 @@ def get_store(
     """The store `name` at `path` (opened if it exists, else new, to be built with `embedder`
     and `settings`)."""
     if name not in _REGISTRY:
-        raise RagError(f"unknown store {name!r}; known: {', '.join(known_stores())}")
+        raise ConfigError(f"unknown store {name!r}; known: {', '.join(known_stores())}")
     return _REGISTRY[name](path, embedder, settings)

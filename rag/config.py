@@ -1,6 +1,6 @@
 """One typed configuration, and the only reader of environment variables.
 
-Entry points (the CLI, the web page, the Slack bot) call `Settings.from_env()` once and pass the
+Entry points (the CLI, the web page) call `Settings.from_env()` once and pass the
 settings down; library code and tests build `Settings(...)` directly, so nothing deep in the
 package consults the environment and no test has to patch module globals. Tuning values live
 here too, each next to a note on where it came from.
@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from rag.errors import AnswererUnavailable, ConfigError
@@ -32,6 +33,7 @@ class LLMSettings:
     retries: int = 2
     max_tokens: int = 512
     max_sources: int = 6
+    source_chars: int = 1500  # per source: the retrieved chunk, cut on a sentence if longer
     temperature: float = 0.0
 
     @classmethod
@@ -101,12 +103,44 @@ class ExtractiveSettings:
     conflict_margin: float = 0.04  # how close another article's differing figure must score
 
 
+DEFAULT_ENCODING = "o200k_base"
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    """How articles are cut into chunks; an index records them and refuses others."""
+
+    max_tokens: int = 200  # the seed set's abstention suffers at 400 (eval/README.md)
+    overlap_sentences: int = 0
+    encoding: str = DEFAULT_ENCODING
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "max_tokens": self.max_tokens,
+            "overlap_sentences": self.overlap_sentences,
+            "encoding": self.encoding,
+            "splitter": "pysbd+lines",
+        }
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """How much evidence an answerer sees."""
+    """How the rankings are fused and how much evidence an answerer sees."""
 
+    rrf_k: int = 60  # reciprocal rank fusion's damping; k = 20 measured no better (eval/README)
+    candidates: int = 50  # each ranking is cut here before fusion
     answer_context_chunks: int = 6
     per_language_chunks: int = 2  # the answerer also sees the best chunks of every other language
+
+
+@dataclass(frozen=True)
+class LearnedSettings:
+    """How the learned answerer assembles an answer; whether to answer at all is its model's
+    call (rag/answerers/answer_model.json)."""
+
+    max_sentences: int = 3
+    duplicate_cosine: float = 0.95
+    conflict_ratio: float = 0.5  # another article's differing figure must be this probable
 
 
 @dataclass(frozen=True)
@@ -128,19 +162,20 @@ class Settings:
     index_dir: Path = Path("index")
     corpus_dir: Path = Path("corpus")
     answerer: str = DEFAULT_ANSWERER
-    # What the web page (and the Slack bot) fall back to when the answerer is unavailable.
+    # What the web page falls back to when the answerer is unavailable.
     fallbacks: tuple[str, ...] = (DEFAULT_ANSWERER,)
-    cache_dir: Path = field(default_factory=lambda: user_cache_dir())
     port: int = 7860
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.from_env({}))
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    learned: LearnedSettings = field(default_factory=LearnedSettings)
+    store_kind: str = "faiss_bm25"  # a name in rag/stores/registry.py
     store: StoreSettings = field(default_factory=StoreSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """RAG_INDEX, RAG_CORPUS, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), XDG_CACHE_HOME,
-        PORT and the RAG_LLM_* / OPENAI_* variables of `LLMSettings`."""
+        """RAG_INDEX, RAG_CORPUS, RAG_STORE, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT
+        and the RAG_LLM_* / OPENAI_* variables of `LLMSettings`."""
         env = os.environ if env is None else env
         port = env.get("PORT") or "7860"
         if not port.isdigit():
@@ -149,9 +184,9 @@ class Settings:
         return cls(
             index_dir=Path(env.get("RAG_INDEX") or "index"),
             corpus_dir=Path(env.get("RAG_CORPUS") or "corpus"),
+            store_kind=(env.get("RAG_STORE") or "faiss_bm25").strip(),
             answerer=(env.get("RAG_LLM") or DEFAULT_ANSWERER).strip(),
             fallbacks=tuple(n.strip() for n in fallbacks.split(",") if n.strip()),
-            cache_dir=user_cache_dir(env),
             port=int(port),
             llm=LLMSettings.from_env(env),
         )

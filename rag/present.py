@@ -1,6 +1,6 @@
 """The presentation model: one function turns an Answer into the view every front end renders.
 
-The CLI, the web page and the Slack bot compose nothing themselves: what to show (the direct
+The CLI and the web page (and any later front end) compose nothing themselves: what to show (the direct
 answer, each sentence with its citations, each source with the quoted span inside its
 paragraph, conflicts, what could not be verified, notes, confidence) is decided here once, and
 each front end only chooses how it looks.
@@ -129,29 +129,3 @@ def warning_lines(answer: Answer) -> list[str]:
               if not f.supported]  # fmt: skip
     lines += [f"removed ({r['reason']}): {r['text']}" for r in answer.removed]
     return lines
-
-
-def render_text(view: AnswerView) -> str:
-    """The CLI's plain-text rendering: the answer, one line per source, then notes (`*`) and
-    what was not verified (`!`)."""
-    lines = [view.answer, *_source_lines(view), *_remark_lines(view)]
-    return "\n".join(lines)
-
-
-def _source_lines(view: AnswerView) -> list[str]:
-    return [
-        f"  [{s.n}] {s.title} ({s.doc_id}, {s.lang}, {s.date or 'undated'}, "
-        f"chars {s.start}-{s.end})"
-        for s in view.sources
-    ]
-
-
-def _remark_lines(view: AnswerView) -> list[str]:
-    return [f"  * {line}" for line in (*view.conflicts, *view.notes)] + [
-        f"  ! {line}" for line in view.warnings
-    ]
-
-
-def render_text_after_stream(view: AnswerView) -> str:
-    """What the CLI prints below a streamed answer: sources and remarks only."""
-    return "\n".join([*_source_lines(view), *_remark_lines(view)])

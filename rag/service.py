@@ -1,11 +1,12 @@
-"""The one `answer()` every front end calls: CLI, chat page, Slack bot and eval runs."""
+"""The RAG facade every front end and eval run goes through: open (or build) the index, embed
+the question, search, answer, check the figures; `ask_stream` is the one generator they read."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,15 @@ from rag import lang as langmod
 from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answerers.registry import get_answerer
 from rag.answers import Answer, Evidence
-from rag.checks.citations import answer_sentences, renumber_in_order_of_use, sentence_support
-from rag.checks.figures import FigureCheck, verify
+from rag.checks.citations import sentence_support
+from rag.checks.verify import drop_unverified_figures
 from rag.config import Settings
 from rag.embedders import Embedder, get_embedder
 from rag.errors import IndexUnavailable, InputError
 from rag.ingest.corpus import load_articles
 from rag.retrieval.hybrid import Hit, scope_of, search
-from rag.stores import faiss_bm25 as store
 from rag.stores.base import Filters, Store
+from rag.stores.registry import get_store, open_store, store_exists
 
 MAX_QUESTION_CHARS = 2000
 
@@ -87,8 +88,8 @@ class RAG:
         """`settings` default to the environment's (RAG_INDEX, RAG_LLM, ...); `index` may be any
         store (tests pass an in-memory one)."""
         self.settings = settings or Settings.from_env()
-        self.index: Store = index or store.open_index(
-            index_dir or self.settings.index_dir, self.settings.store
+        self.index: Store = index or open_store(
+            self.settings.store_kind, index_dir or self.settings.index_dir, self.settings.store
         )
         self.embedder: Embedder = (
             embedder
@@ -115,7 +116,7 @@ class RAG:
         """First use builds the index from the corpus folder, so `rag ask` works out of the box."""
         settings = settings or Settings.from_env()
         index_dir = index_dir or settings.index_dir
-        if not store.exists(index_dir):
+        if not store_exists(settings.store_kind, index_dir):
             corpus_dir = corpus_dir or settings.corpus_dir
             if not corpus_dir.is_dir():
                 raise IndexUnavailable(
@@ -125,7 +126,8 @@ class RAG:
             if on_build is not None:
                 on_build(f"no index at {index_dir} yet: building it from {corpus_dir}/ ...")
             articles = load_articles([corpus_dir])
-            store.ingest(index_dir, articles, embedder_name=embedder, tuning=settings.store)
+            new = get_store(settings.store_kind, index_dir, embedder, tuning=settings.store)
+            new.upsert(articles, progress=True)
         return cls(index_dir, embedder=embedder, answerer=answerer, settings=settings)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> SearchResult:
@@ -136,7 +138,9 @@ class RAG:
         with _timed(timings, "embed"):
             vector = self.embedder.embed_query(query)
         with _timed(timings, "search"):
-            hits = search(self.index, query, vector, k=k, filters=filters)
+            hits = search(
+                self.index, query, vector, k=k, filters=filters, tuning=self.settings.retrieval
+            )
         timings["total"] = timings["embed"] + timings["search"]
         return SearchResult(hits, timings)
 
@@ -150,7 +154,8 @@ class RAG:
     ) -> Iterator[StreamEvent]:
         """The one generator every front end reads: answer text as it is produced, then the
         finished Answer with citations resolved, figures checked and stage timings.
-        `answerer` overrides the configured one for this question (a front end's fallback)."""
+        `answerer` overrides the configured one for this question (an eval run measuring
+        several answerers on one index)."""
         answerer = answerer or self.answerer
         question = check_question(question)
         timings: dict[str, float] = {}
@@ -158,9 +163,10 @@ class RAG:
             vector = self.embedder.embed_query(question)
             question_lang = langmod.detect_question(question)
         with _timed(timings, "search"):
+            tuning = self.settings.retrieval
             hits = search(
-                self.index, question, vector, self.settings.retrieval.answer_context_chunks,
-                filters, question_lang, self.settings.retrieval.per_language_chunks,
+                self.index, question, vector, tuning.answer_context_chunks, filters,
+                question_lang, tuning.per_language_chunks, tuning,
             )  # fmt: skip
             scope = scope_of(filters)
         evidence = Evidence(question, question_lang, vector, hits, self.index, scope)
@@ -181,46 +187,6 @@ class RAG:
         stages = ("embed", "search", "answer", "verify")
         result.timings_ms = {**timings, "total": sum(timings[s] for s in stages)}
         yield result
-
-
-def _passages(result: Answer) -> dict[int, tuple[str, str]]:
-    return result.passages or {c.n: (c.quote, c.lang) for c in result.citations}
-
-
-def check_figures(result: Answer) -> list[FigureCheck]:
-    """Every figure in the answer, checked against the passage its sentence cites."""
-    return verify(result.answer, _passages(result), result.question_lang)
-
-
-def drop_unverified_figures(result: Answer) -> Answer:
-    """Check every figure; a sentence whose figure is not in the passage it cites is removed,
-    and the user is told (`removed`); the remaining citations are renumbered. Extractive
-    answers quote their sources, so removal only ever bites on generated text."""
-    checks = check_figures(result)
-    if result.abstained or all(c.supported for c in checks):
-        result.figures = checks
-        return result
-    passages = _passages(result)
-    kept: list[str] = []
-    for offset, sentence, cited in answer_sentences(result.answer):
-        bad = [c.figure.text for c in checks
-               if not c.supported and offset <= c.figure.start < offset + len(sentence)]  # fmt: skip
-        if bad:
-            where = "the source it cites" if cited else "any source: the sentence cites none"
-            reason = f"{', '.join(bad)} not found in {where}"
-            result.removed.append({"text": sentence.strip(), "reason": reason})
-        else:
-            kept.append(sentence)
-    text = "".join(kept).strip()
-    result.answer, renumber = renumber_in_order_of_use(text)
-    result.citations = [replace(c, n=renumber[c.n]) for c in result.citations if c.n in renumber]
-    result.passages = {renumber[n]: p for n, p in passages.items() if n in renumber}
-    result.sentences = sentence_support(result.answer) if result.answer else []
-    if not result.answer:
-        result.answer = langmod.abstain_message(result.question_lang)
-        result.abstained = True
-    result.figures = check_figures(result)
-    return result
 
 
 def answer(

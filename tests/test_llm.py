@@ -153,7 +153,7 @@ def test_citations_quote_the_sentence_holding_the_cited_figure(seed_rag: RAG) ->
 def test_a_generated_sentence_with_a_wrong_figure_is_removed_and_reported(
     seed_rag: RAG, claim: str, reason: str
 ) -> None:
-    from rag.service import check_figures, drop_unverified_figures
+    from rag.checks.verify import check_figures, drop_unverified_figures
 
     evidence = _evidence(
         seed_rag, "How many Nvidia chips are Alibaba and ByteDance ready to order?"
@@ -172,7 +172,7 @@ def test_a_generated_sentence_with_a_wrong_figure_is_removed_and_reported(
 
 def test_a_right_figure_from_an_uncited_source_is_caught(seed_rag: RAG) -> None:
     """200,000 is in the corpus, but not in the passage this sentence cites."""
-    from rag.service import drop_unverified_figures
+    from rag.checks.verify import drop_unverified_figures
 
     evidence = _evidence(
         seed_rag, "How many Nvidia chips are Alibaba and ByteDance ready to order?"

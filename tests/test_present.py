@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag.answers import Answer
-from rag.present import paragraph_bounds, present, render_text
+from rag.apps.cli import render_text
+from rag.present import paragraph_bounds, present
 from rag.service import RAG
 from tests.conftest import DOC_DE
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.config import ChunkingSettings
 from rag.errors import RagError
 from rag.ingest import corpus
-from rag.ingest.text import ChunkingSettings
 from rag.stores import faiss_bm25 as store
 from tests.conftest import DOC_DE, write_article
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.config import ChunkingSettings
 from rag.embedders import get_embedder
 from rag.embedders.base import Embedder, Kind
 from rag.errors import RagError
 from rag.ingest import corpus
 from rag.ingest.chunking import chunk_and_embed
 from rag.ingest.corpus import Article
-from rag.ingest.text import ChunkingSettings
 from rag.retrieval.hybrid import search
 from rag.service import RAG
 from rag.stores import faiss_bm25

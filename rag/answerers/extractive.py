@@ -19,7 +19,7 @@ from rag.answerers.quoting import (
     sentence_amounts,
 )
 from rag.answers import Answer, Evidence
-from rag.checks.figures import Figure, extract
+from rag.checks.figures import Figure, mentions_amount, mentions_date
 from rag.config import ExtractiveSettings
 from rag.ingest import text as textmod
 from rag.stores.base import Sentence
@@ -77,16 +77,13 @@ class ExtractiveAnswerer(Answerer):
             for sentence, sim in zip(sentences, dense, strict=True):
                 tokens = set(textmod.lexical_tokens(sentence.text, [hit.chunk.lang]))
                 overlap = len(question_tokens & tokens) / max(1, len(question_tokens))
-                figures = extract(sentence.text, hit.chunk.lang)
-                has_figure = any(f.kind not in ("year", "date") for f in figures)
+                has_figure = mentions_amount(sentence.text)
                 score = float(sim) + s.overlap_weight * overlap
                 score += s.chunk_rank_weight / (1 + hit.rank)
                 if wants_figure:
                     score += s.figure_bonus if has_figure else -s.figure_bonus
                 if wants_date:
-                    score += (
-                        s.figure_bonus if any(f.kind in ("year", "date") for f in figures) else 0.0
-                    )
+                    score += s.figure_bonus if mentions_date(sentence.text) else 0.0
                 score -= self._form_penalty(sentence.text, len(tokens))
                 scored.append(ScoredSentence(sentence, score, float(sim), overlap, has_figure))
         return sorted(scored, key=lambda x: -x.score)

@@ -27,6 +27,7 @@ from rag.answerers.quoting import (
 from rag.answerers.scorer import AnswerModel, Candidate, load_model
 from rag.answers import Answer, Evidence
 from rag.checks.figures import Figure
+from rag.config import LearnedSettings
 from rag.stores.base import Sentence
 
 
@@ -35,15 +36,6 @@ class ScoredSentence:
     sentence: Sentence
     score: float  # the learned probability that this sentence answers the question
     has_figure: bool
-
-
-@dataclass(frozen=True)
-class LearnedSettings:
-    """How an answer is assembled; whether to answer at all is the learned model's call."""
-
-    max_sentences: int = 3
-    duplicate_cosine: float = 0.95
-    conflict_ratio: float = 0.5  # another article's differing figure must be this probable
 
 
 class LearnedAnswerer(Answerer):

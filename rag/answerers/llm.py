@@ -20,19 +20,19 @@ from rag.answers import Answer, Citation, Evidence
 from rag.checks.citations import parse, renumber_in_order_of_use, sentence_support
 from rag.checks.figures import extract
 from rag.config import LLMSettings
-from rag.errors import AnswererUnavailable, RagError
+from rag.errors import AnswererUnavailable, ConfigError, RagError
 from rag.ingest import text as textmod
-from rag.integrations.llama import openai_like_client, stream_chat
 from rag.stores.base import Sentence
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "zh": "Chinese (简体中文)",
                   "fr": "French", "it": "Italian", "pt": "Portuguese"}  # fmt: skip
-SOURCE_CHARS = 1500  # per source: the retrieved chunk, cut on a sentence boundary if longer
 
 
-def explain(err: Exception, settings: LLMSettings) -> AnswererUnavailable:
-    """One actionable line for what went wrong talking to the server; whatever it was, the LLM
-    cannot answer now, which is what a fallback answerer routes around."""
+def explain(err: Exception, settings: LLMSettings) -> RagError:
+    """One actionable line for what went wrong talking to the server. Only an outage (no
+    connection, timeout, refused key, rate limit, a server error) makes the LLM *unavailable*,
+    which a fallback answerer may route around; a wrong model name is configuration, and any
+    other failure is reported as it is rather than hidden behind another answer."""
     name = type(err).__name__
     where = settings.base_url or "https://api.openai.com/v1"
     if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
@@ -49,7 +49,7 @@ def explain(err: Exception, settings: LLMSettings) -> AnswererUnavailable:
             f"the LLM server at {where} refused the API key: check RAG_LLM_API_KEY"
         )
     if name == "NotFoundError":
-        return AnswererUnavailable(
+        return ConfigError(
             f"the LLM server at {where} has no model {settings.model!r}: set RAG_LLM_MODEL"
         )
     if name == "RateLimitError":
@@ -57,7 +57,9 @@ def explain(err: Exception, settings: LLMSettings) -> AnswererUnavailable:
             f"the LLM server at {where} is rate-limiting: retry later or raise RAG_LLM_RETRIES"
         )
     message = " ".join(str(err).split())[:200]
-    return AnswererUnavailable(f"the LLM call to {where} failed ({name}: {message})")
+    if name in ("InternalServerError", "ServiceUnavailableError", "RemoteProtocolError"):
+        return AnswererUnavailable(f"the LLM server at {where} failed ({name}: {message})")
+    return RagError(f"the LLM call to {where} failed ({name}: {message})")
 
 
 # ------------------------------------------------------------------ prompt
@@ -87,20 +89,24 @@ def _attribute(value: str | None) -> str:
     return _as_data((value or "unknown").replace('"', "'").replace("\n", " "))
 
 
-def source_text(evidence: Evidence, n: int) -> str:
-    """What source `n` (1-based) shows the model: its chunk, cut on a sentence if long."""
+SOURCE_CHARS = LLMSettings.source_chars
+
+
+def source_text(evidence: Evidence, n: int, limit: int = SOURCE_CHARS) -> str:
+    """What source `n` (1-based) shows the model: its chunk, cut on a sentence if longer than
+    `limit` characters."""
     chunk = evidence.hits[n - 1].chunk
-    if len(chunk.text) <= SOURCE_CHARS:
+    if len(chunk.text) <= limit:
         return chunk.text
     kept = ""
     for sentence in evidence.index.sentences_of(chunk.chunk_id):
-        if len(kept) + len(sentence.text) > SOURCE_CHARS and kept:
+        if len(kept) + len(sentence.text) > limit and kept:
             break
         kept = f"{kept} {sentence.text}".strip()
     return kept
 
 
-def build_messages(evidence: Evidence) -> list[dict[str, str]]:
+def build_messages(evidence: Evidence, source_chars: int = SOURCE_CHARS) -> list[dict[str, str]]:
     """System rules, then the sources as delimited data, then the question."""
     language = LANGUAGE_NAMES.get(evidence.question_lang, "the language of the question")
     system = SYSTEM_PROMPT.format(
@@ -112,7 +118,7 @@ def build_messages(evidence: Evidence) -> list[dict[str, str]]:
         blocks.append(
             f'<source id="{n}" title="{_attribute(article.title)}" '
             f'date="{_attribute(article.date)}" language="{hit.chunk.lang}" '
-            f'outlet="{_attribute(article.outlet)}">\n[{n}] {_as_data(source_text(evidence, n))}\n'
+            f'outlet="{_attribute(article.outlet)}">\n[{n}] {_as_data(source_text(evidence, n, source_chars))}\n'
             f"</source>"
         )
     user = (
@@ -151,7 +157,9 @@ def _best_sentence(evidence: Evidence, n: int, claim: str) -> Sentence:
 _ECHOED_MARKUP = re.compile(r"</?sources?\b[^>]*>|^\s*</\w+>\s*$", re.IGNORECASE | re.MULTILINE)
 
 
-def assemble(raw: str, evidence: Evidence, answerer: str) -> Answer:
+def assemble(
+    raw: str, evidence: Evidence, answerer: str, source_chars: int = SOURCE_CHARS
+) -> Answer:
     """The model's text made trustworthy: valid citations only, renumbered in order of use,
     each mapped to a quoted article sentence; unsupported sentences flagged. Small models echo
     the prompt's source tags (and stray closing tags such as `</pre>`); those are removed."""
@@ -173,7 +181,7 @@ def assemble(raw: str, evidence: Evidence, answerer: str) -> Answer:
                      end=row.end)
         )  # fmt: skip
     passages = {
-        n: (source_text(evidence, source), evidence.hits[source - 1].chunk.lang)
+        n: (source_text(evidence, source, source_chars), evidence.hits[source - 1].chunk.lang)
         for source, n in renumber.items()
     }
     return Answer(
@@ -208,7 +216,10 @@ class LLMAnswerer(Answerer):
         self._llm: Any = None
 
     def _client(self) -> Any:
+        """Built on first use: llama-index loads only when an LLM is actually asked."""
         if self._llm is None:
+            from rag.integrations.llama import openai_like_client
+
             self._llm = openai_like_client(self.settings)
         return self._llm
 
@@ -221,13 +232,16 @@ class LLMAnswerer(Answerer):
             return
         # Small local models read slowly (a 2k-token prompt takes seconds on a laptop CPU).
         evidence = replace(evidence, hits=evidence.hits[: self.settings.max_sources])
+        from rag.integrations.llama import stream_chat
+
+        messages = build_messages(evidence, self.settings.source_chars)
         parts: list[str] = []
         try:
-            for delta in stream_chat(self._client(), build_messages(evidence)):
+            for delta in stream_chat(self._client(), messages):
                 parts.append(delta)
                 yield delta
         except RagError:
             raise
         except Exception as err:  # the client raises its own types; each becomes one line
             raise explain(err, self.settings) from None
-        yield assemble("".join(parts), evidence, self.name)
+        yield assemble("".join(parts), evidence, self.name, self.settings.source_chars)

@@ -19,7 +19,7 @@ def _llm_answerer(settings: Settings) -> Answerer:
 def _learned_answerer(settings: Settings) -> Answerer:
     from rag.answerers.learned import LearnedAnswerer
 
-    return LearnedAnswerer()
+    return LearnedAnswerer(settings.learned)
 
 
 def _extractive_answerer(settings: Settings) -> Answerer:

@@ -8,9 +8,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import InputError, RagError
+
+if TYPE_CHECKING:
+    from rag.present import AnswerView
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -186,21 +189,31 @@ def _open(args: argparse.Namespace, answerer: str | None = None) -> Any:
     )
 
 
+def _open_store(args: argparse.Namespace) -> Any:
+    from rag.stores.registry import open_store
+
+    settings = args.settings
+    return open_store(settings.store_kind, args.index or settings.index_dir, settings.store)
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
+    from rag.config import ChunkingSettings
     from rag.ingest.corpus import load_articles
-    from rag.ingest.text import ChunkingSettings
-    from rag.stores import faiss_bm25 as store
+    from rag.stores.registry import get_store
 
     index_dir = args.index or args.settings.index_dir
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
         raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
     articles = load_articles(args.paths)
-    report = store.ingest(index_dir, articles, args.embedder, settings, progress=not args.quiet)
+    store = get_store(
+        args.settings.store_kind, index_dir, args.embedder, settings, args.settings.store
+    )
+    report = store.upsert(articles, progress=not args.quiet)
     if args.json:
         _print_json(report.as_dict())
         return
@@ -231,7 +244,7 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> None:
-    from rag.present import present, render_text, render_text_after_stream
+    from rag.present import present
 
     questions = _questions(args)
     filters = _filters(args)
@@ -247,6 +260,32 @@ def cmd_ask(args: argparse.Namespace) -> None:
                 print(rest)
         else:
             print(render_text(present(rag.ask(question, filters=filters), rag.index.article)))
+
+
+def render_text(view: AnswerView) -> str:
+    """The plain-text rendering of the presentation model: the answer, one line per source, then notes (`*`) and
+    what was not verified (`!`)."""
+    lines = [view.answer, *_source_lines(view), *_remark_lines(view)]
+    return "\n".join(lines)
+
+
+def _source_lines(view: AnswerView) -> list[str]:
+    return [
+        f"  [{s.n}] {s.title} ({s.doc_id}, {s.lang}, {s.date or 'undated'}, "
+        f"chars {s.start}-{s.end})"
+        for s in view.sources
+    ]
+
+
+def _remark_lines(view: AnswerView) -> list[str]:
+    return [f"  * {line}" for line in (*view.conflicts, *view.notes)] + [
+        f"  ! {line}" for line in view.warnings
+    ]
+
+
+def render_text_after_stream(view: AnswerView) -> str:
+    """What the CLI prints below a streamed answer: sources and remarks only."""
+    return "\n".join([*_source_lines(view), *_remark_lines(view)])
 
 
 def _stream_answer(rag: Any, question: str, filters: Any) -> Any:
@@ -429,9 +468,7 @@ def _bench_xquad(args: argparse.Namespace) -> None:
 
 
 def cmd_remove(args: argparse.Namespace) -> None:
-    from rag.stores import faiss_bm25 as store
-
-    report = store.remove(args.index or args.settings.index_dir, args.doc_ids)
+    report = _open_store(args).delete(args.doc_ids)
     print(
         f"removed {', '.join(report.removed)}; {report.total_documents} documents, "
         f"{report.total_chunks} chunks left"
@@ -453,9 +490,7 @@ def _answer_model_info() -> dict[str, Any]:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from rag.stores import faiss_bm25 as store
-
-    info = store.open_index(args.index or args.settings.index_dir).info()
+    info = _open_store(args).info()
     info["answer_model"] = _answer_model_info()
     if args.json:
         _print_json(info)

@@ -13,7 +13,7 @@ from rag.answerers.registry import get_answerer
 from rag.answers import Answer
 from rag.config import Settings
 from rag.errors import RagError
-from rag.present import AnswerView, present
+from rag.present import AnswerView, SourceView, present
 from rag.service import RAG
 
 EXAMPLES = [
@@ -29,12 +29,17 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+CONTEXT_CHARS = 160  # of the surrounding paragraph, each side of the quoted sentence
+
+
 def render_markdown(view: AnswerView) -> str:
     """A notice if a fallback answered, the answer, notes and anything unverified, then each
-    cited source with the quoted sentence and where it sits."""
+    cited source with the quoted sentence in bold inside its paragraph, and where it sits."""
     lines = [f"⚠️ {html.escape(view.notice)}", ""] if view.notice else []
     lines.append(_escape(view.answer))
     notes = [*view.conflicts, *view.notes]
+    if view.confidence is not None:
+        notes.append(f"confidence {view.confidence:.2f}")
     if notes:
         lines += [""] + [f"ℹ️ {_escape(n)}" for n in notes]
     if view.warnings:
@@ -42,11 +47,24 @@ def render_markdown(view: AnswerView) -> str:
     if view.sources:
         lines += ["", "**Sources**"]
         for s in view.sources:
+            outlet = f"{html.escape(s.outlet)}, " if s.outlet else ""
             lines.append(
-                f"[{s.n}] *{html.escape(s.title)}* — `{s.doc_id}`, {s.lang}, "
-                f"{s.date or 'undated'}, characters {s.start}–{s.end}  \n> {_escape(s.quote)}"
+                f"[{s.n}] *{html.escape(s.title)}* — {outlet}`{s.doc_id}`, {s.lang}, "
+                f"{s.date or 'undated'}, characters {s.start}–{s.end}  \n> {_in_context(s)}"
             )
     return "\n".join(lines)
+
+
+def _in_context(source: SourceView) -> str:
+    """The quote (page junk left out) in bold, with a little of its paragraph around it, so a
+    reader sees what the citation rests on and where it sits."""
+    start, end = source.highlight
+    before = source.paragraph[max(0, start - CONTEXT_CHARS) : start]
+    after = source.paragraph[end : end + CONTEXT_CHARS]
+    lead = "…" if start > CONTEXT_CHARS else ""
+    tail = "…" if end + CONTEXT_CHARS < len(source.paragraph) else ""
+    flat = [" ".join(part.split()) for part in (before, source.quote, after)]
+    return f"{lead}{_escape(flat[0])} **{_escape(flat[1])}** {_escape(flat[2])}{tail}".strip()
 
 
 class ChatBackend:

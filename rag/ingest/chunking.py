@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.config import ChunkingSettings
 from rag.embedders import Embedder
 from rag.ingest import text as textmod
 from rag.ingest.corpus import Article
@@ -71,7 +72,7 @@ class EmbeddedBatch:
         return out
 
 
-def chunk_article(article: Article, settings: textmod.ChunkingSettings) -> list[dict[str, Any]]:
+def chunk_article(article: Article, settings: ChunkingSettings) -> list[dict[str, Any]]:
     """Split an article into chunk records, each holding its sentences as [start, end, text]."""
     from rag import lang as langmod
 
@@ -101,7 +102,7 @@ def chunk_passage(title: str, chunk_text: str) -> str:
 def chunk_and_embed(
     articles: Sequence[Article],
     embedder: Embedder,
-    settings: textmod.ChunkingSettings,
+    settings: ChunkingSettings,
     progress: Progress | None = None,
 ) -> EmbeddedBatch:
     """Chunk every article, then embed all chunks (with their headline) and all sentences."""

@@ -17,10 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from rag.config import tiktoken_cache
-
-DEFAULT_ENCODING = "o200k_base"
-DEFAULT_MAX_TOKENS = 200
+from rag.config import DEFAULT_ENCODING, ChunkingSettings, tiktoken_cache
 
 # pysbd's rule sets; other languages fall back to English rules, which handle most Latin scripts.
 _PYSBD_LANGS = {
@@ -69,21 +66,6 @@ class Chunk:
     text: str
     sentences: tuple[Sentence, ...]
     n_tokens: int
-
-
-@dataclass(frozen=True)
-class ChunkingSettings:
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    overlap_sentences: int = 0
-    encoding: str = DEFAULT_ENCODING
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "max_tokens": self.max_tokens,
-            "overlap_sentences": self.overlap_sentences,
-            "encoding": self.encoding,
-            "splitter": "pysbd+lines",
-        }
 
 
 @dataclass(frozen=True)

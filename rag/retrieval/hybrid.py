@@ -8,12 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import lang as langmod
+from rag.config import RetrievalSettings
 from rag.ingest import text as textmod
 from rag.retrieval import dictionary
 from rag.stores.base import Chunk, ChunkHit, Filters, Store, StoreQuery
-
-RRF_K = 60
-CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -69,16 +67,19 @@ def search(
     filters: Filters | None = None,
     query_lang: str | None = None,
     per_language: int = 0,
+    tuning: RetrievalSettings | None = None,
 ) -> list[Hit]:
     """Top-k chunks by RRF over the chunk-dense, lexical and best-sentence rankings (each cut at
-    CANDIDATES), then, with `per_language`, the best chunks of each language the top k lacks.
+    `tuning.candidates`), then, with `per_language`, the best chunks of each language the top k
+    lacks.
 
     An answerer needs to see candidates in every language: the fused ranking still leans to the
     question's language (its BM25 reads every word only there), and the one Chinese chunk with
     the figure an English question asks for may rank seventh."""
     scope = scope_of(filters)
     query_lang = query_lang or langmod.detect_question(query)
-    depth = max(CANDIDATES, k)
+    tuning = tuning or RetrievalSettings()
+    depth = max(tuning.candidates, k)
     by_vector = StoreQuery(vector=query_vector, k=depth, filters=scope)
     dense = index.dense_search(by_vector)
     lexical = lexical_rankings(index, query, query_lang, scope, depth)
@@ -87,7 +88,7 @@ def search(
     fused: dict[str, float] = {}
     for ranking, weight in [(dense, 1.0), *lexical, (sentences, 1.0)]:
         for rank, hit in enumerate(ranking):
-            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (RRF_K + rank + 1)
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + weight / (tuning.rrf_k + rank + 1)
     dense_scores = {h.chunk_id: h.score for h in dense}
     lexical_scores = {h.chunk_id: h.score for ranking, _ in lexical for h in ranking}
     ranked = sorted(fused, key=lambda c: (-fused[c], -dense_scores.get(c, -1.0)))

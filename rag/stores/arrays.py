@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import StoreSettings
+from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder
 from rag.errors import IndexMismatch, InputError
-from rag.ingest import text as textmod
 from rag.ingest.chunking import DocEntry, chunk_and_embed
 from rag.ingest.corpus import Article
 from rag.stores.base import Chunk, ChunkHit, Filters, IngestReport, Sentence, StoreQuery
@@ -237,17 +236,19 @@ class ArrayStore(ABC):
         asks for the same filters several times."""
         if filters is None or not filters.active():
             return None
-        if self._filtered[0] != filters:
-            rows = np.array(
-                [
-                    row
-                    for row, c in enumerate(self._chunks)
-                    if filters.admits(c, self.docs[c.doc_id].article.date)
-                ],
-                dtype=np.int64,
-            )
-            self._filtered = (filters, rows)
-        return self._filtered[1]
+        cached_filters, cached_rows = self._filtered  # one read: pages serve threads at once
+        if cached_filters == filters and cached_rows is not None:
+            return cached_rows
+        rows = np.array(
+            [
+                row
+                for row, c in enumerate(self._chunks)
+                if filters.admits(c, self.docs[c.doc_id].article.date)
+            ],
+            dtype=np.int64,
+        )
+        self._filtered = (filters, rows)
+        return rows
 
     def _lang_mask(self, langs: frozenset[str]) -> np.ndarray:
         ids = [self._langs.index(lang) for lang in langs if lang in self._langs]
@@ -328,9 +329,9 @@ class ArrayStore(ABC):
         """Make `docs` with these vectors the store's content (and, if it persists, its new
         version)."""
 
-    def _chunking(self) -> textmod.ChunkingSettings:
+    def _chunking(self) -> ChunkingSettings:
         recorded = {k: v for k, v in self.manifest["chunking"].items() if k != "splitter"}
-        return textmod.ChunkingSettings(**recorded)
+        return ChunkingSettings(**recorded)
 
     def upsert(self, articles: Sequence[Article], progress: bool = False) -> IngestReport:
         started = time.perf_counter()
@@ -426,7 +427,6 @@ def _flatten(docs: dict[str, DocEntry]) -> tuple[list[Chunk], list[Sentence], li
                 Chunk(
                     chunk_id=chunk_id,
                     doc_id=doc_id,
-                    idx=idx,
                     start=chunk["start"],
                     end=chunk["end"],
                     text=chunk["text"],

@@ -52,7 +52,6 @@ class Chunk:
 
     chunk_id: str
     doc_id: str
-    idx: int
     start: int
     end: int
     text: str

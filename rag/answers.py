@@ -49,6 +49,9 @@ class Answer:
     direct: str = field(default="", repr=False)
     # Why a fallback answerer answered instead of the configured one; shown above the answer.
     notice: str = field(default="", repr=False)
+    # The chunks the answerer was given, best first: after an abstention a reader can judge
+    # the closest passages that were not good enough. Not part of the public shape.
+    retrieved: list[Hit] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

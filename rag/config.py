@@ -165,6 +165,7 @@ class Settings:
     # What the web page falls back to when the answerer is unavailable.
     fallbacks: tuple[str, ...] = (DEFAULT_ANSWERER,)
     port: int = 7860
+    web_auth: str | None = None  # "user:password" for a shared chat page (RAG_WEB_AUTH)
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.from_env({}))
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
@@ -174,8 +175,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """RAG_INDEX, RAG_CORPUS, RAG_STORE, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT
-        and the RAG_LLM_* / OPENAI_* variables of `LLMSettings`."""
+        """RAG_INDEX, RAG_CORPUS, RAG_STORE, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT,
+        RAG_WEB_AUTH and the RAG_LLM_* / OPENAI_* variables of `LLMSettings`."""
         env = os.environ if env is None else env
         port = env.get("PORT") or "7860"
         if not port.isdigit():
@@ -188,6 +189,7 @@ class Settings:
             answerer=(env.get("RAG_LLM") or DEFAULT_ANSWERER).strip(),
             fallbacks=tuple(n.strip() for n in fallbacks.split(",") if n.strip()),
             port=int(port),
+            web_auth=env.get("RAG_WEB_AUTH") or None,
             llm=LLMSettings.from_env(env),
         )
 
@@ -207,6 +209,7 @@ def apply_offline_defaults() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rag.answers import Answer, Citation
 from rag.checks.citations import sentence_support
@@ -40,6 +41,30 @@ class SourceView:
     end: int
     paragraph: str  # the article's paragraph holding the quote
     highlight: tuple[int, int]  # the quote's span inside `paragraph`
+    article: str  # the whole article as published, for "open the article" (span: start..end)
+
+
+@dataclass(frozen=True)
+class ConflictValue:
+    """One of the differing values of a quantity, with where and when it was reported."""
+
+    text: str
+    n: int  # the citation number of the source that gives it
+    doc_id: str
+    title: str
+    date: str | None
+
+
+@dataclass(frozen=True)
+class PassageView:
+    """A retrieved passage that was not good enough to answer from (shown after an abstention)."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    lang: str
+    text: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -58,6 +83,8 @@ class AnswerView:
     notes: tuple[str, ...]
     notice: str  # why this answer came from a fallback answerer, or ""
     confidence: float | None
+    conflict_table: tuple[tuple[ConflictValue, ...], ...] = ()  # per quantity, its values
+    considered: tuple[PassageView, ...] = ()  # after an abstention: the closest passages
 
 
 def present(answer: Answer, article: Callable[[str], Article]) -> AnswerView:
@@ -76,7 +103,34 @@ def present(answer: Answer, article: Callable[[str], Article]) -> AnswerView:
         notes=tuple(answer.notes),
         notice=answer.notice,
         confidence=answer.confidence,
+        conflict_table=tuple(_conflict_values(c, article) for c in answer.conflicts),
+        considered=_considered(answer, article) if answer.abstained else (),
     )
+
+
+CONSIDERED = 3  # passages shown after an abstention
+
+
+def _conflict_values(
+    conflict: dict[str, Any], article: Callable[[str], Article]
+) -> tuple[ConflictValue, ...]:
+    return tuple(
+        ConflictValue(v["text"], v["citation"], v["doc_id"], article(v["doc_id"]).title, v["date"])
+        for v in conflict["values"]
+    )
+
+
+def _considered(answer: Answer, article: Callable[[str], Article]) -> tuple[PassageView, ...]:
+    out = []
+    for hit in answer.retrieved[:CONSIDERED]:
+        source = article(hit.chunk.doc_id)
+        text = " ".join(hit.chunk.text.split())
+        out.append(
+            PassageView(
+                hit.chunk.doc_id, source.title, source.date, hit.chunk.lang, text, hit.score
+            )
+        )
+    return tuple(out)
 
 
 def _source(citation: Citation, article: Article) -> SourceView:
@@ -93,6 +147,7 @@ def _source(citation: Citation, article: Article) -> SourceView:
         end=citation.end,
         paragraph=article.text[start:end],
         highlight=(citation.start - start, citation.end - start),
+        article=article.text,
     )
 
 

@@ -145,17 +145,26 @@ class RAG:
         return SearchResult(hits, timings)
 
     def ask(
-        self, question: str, filters: Filters | None = None, answerer: Answerer | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        answerer: Answerer | None = None,
+        sources: int | None = None,
     ) -> Answer:
-        return final_answer(self.ask_stream(question, filters, answerer))
+        return final_answer(self.ask_stream(question, filters, answerer, sources))
 
     def ask_stream(
-        self, question: str, filters: Filters | None = None, answerer: Answerer | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        answerer: Answerer | None = None,
+        sources: int | None = None,
     ) -> Iterator[StreamEvent]:
         """The one generator every front end reads: answer text as it is produced, then the
         finished Answer with citations resolved, figures checked and stage timings.
         `answerer` overrides the configured one for this question (an eval run measuring
-        several answerers on one index)."""
+        several answerers on one index, a page's answerer menu); `sources`, how many chunks
+        it is given."""
         answerer = answerer or self.answerer
         question = check_question(question)
         timings: dict[str, float] = {}
@@ -165,7 +174,7 @@ class RAG:
         with _timed(timings, "search"):
             tuning = self.settings.retrieval
             hits = search(
-                self.index, question, vector, tuning.answer_context_chunks, filters,
+                self.index, question, vector, sources or tuning.answer_context_chunks, filters,
                 question_lang, tuning.per_language_chunks, tuning,
             )  # fmt: skip
             scope = scope_of(filters)
@@ -186,6 +195,7 @@ class RAG:
                 result.sentences = sentence_support(result.answer)
         stages = ("embed", "search", "answer", "verify")
         result.timings_ms = {**timings, "total": sum(timings[s] for s in stages)}
+        result.retrieved = hits
         yield result
 
 

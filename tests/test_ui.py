@@ -1,69 +1,76 @@
-"""The chat page: its adapter over RAG.ask, and the real Gradio server answering over HTTP."""
+"""The chat page: its turns and evidence panel rendered from the presentation model, and the
+real Gradio server answering over HTTP (`/chat`, `/ask`)."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
-import urllib.request
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rag.answers import Answer
-from rag.apps import web as ui
+from rag.apps import web
+from rag.checks.citations import sentence_support
+from rag.config import Settings
 from rag.service import RAG
+from tests.conftest import DOC_DE, DOC_EN_ORDERS, REPO
 
 
-def test_respond_shows_progress_then_cited_answer(seed_index: Path) -> None:
-    backend = ui.ChatBackend(seed_index)
-    steps = list(backend.respond("美国将从H200芯片出口中收取多少分成？", []))
-    assert steps[0] == ui.WORKING
-    assert "25%" in steps[-1] and "**Sources**" in steps[-1] and "[1]" in steps[-1]
-    assert "004_fd1bfc3e605606be" in steps[-1]
+def _turn(backend: web.ChatBackend, message: str, asked: list[str] | None = None) -> list:
+    return list(web.chat_turn(backend, message, [], asked or [], web.Ask()))
 
 
-def test_respond_turns_errors_into_messages(seed_index: Path) -> None:
-    steps = list(ui.ChatBackend(seed_index).respond("   ", []))
-    assert steps[-1].startswith("⚠️") and "empty" in steps[-1]
+def test_a_turn_shows_progress_then_the_cited_answer_and_its_evidence(seed_index: Path) -> None:
+    steps = _turn(web.ChatBackend(seed_index), "Wie viele H200-Einheiten will Alibaba abnehmen?")
+    assert steps[0][0][-1]["content"] == web.WORKING
+    history, panel, asked, record = steps[-1]
+    message = history[-1]["content"]
+    assert (
+        message.startswith("Antwort: 200.000")
+        and '<a href="#src-1" class="cite">[1]</a>' in message
+    )
+    assert "id='src-1'" in panel and DOC_DE in panel and "Alibaba im Aufwind" in panel
+    assert "<mark>Wie ernst es Alibaba meint" in panel  # the quote marked inside its paragraph
+    assert "Open the whole article" in panel and asked == [record["question"]]
+    assert record["answer"]["citations"][0]["doc_id"] == DOC_DE
 
 
-def test_abstention_is_shown_without_sources(seed_index: Path) -> None:
-    final = list(ui.ChatBackend(seed_index).respond("Who won the 2022 football World Cup?", []))[-1]
-    assert "don't say" in final and "Sources" not in final
+def test_a_follow_up_is_read_with_the_previous_subject(seed_index: Path) -> None:
+    backend = web.ChatBackend(seed_index)
+    previous = "How many Nvidia chips is Alibaba ready to order?"
+    history, _, asked, _ = _turn(backend, "and ByteDance?", [previous])[-1]
+    assert asked[-1] == "How many Nvidia chips is ByteDance ready to order?"
+    assert (
+        "Understood as: How many Nvidia chips is ByteDance ready to order?"
+        in (history[-1]["content"])
+    )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def test_errors_become_messages(seed_index: Path) -> None:
+    history, *_ = _turn(web.ChatBackend(seed_index), "   ")[-1]
+    assert history[-1]["content"].startswith("⚠️") and "empty" in history[-1]["content"]
+    bad = web.Ask(since="last week")
+    steps = list(web.chat_turn(web.ChatBackend(seed_index), "Wer?", [], [], bad))
+    assert "2026-01-31" in steps[-1][0][-1]["content"]
 
 
-def test_page_is_served_on_loopback(seed_index: Path) -> None:
-    pytest.importorskip("gradio")
-    app = ui.build_app(ui.ChatBackend(seed_index))
-    port = _free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
-            assert response.status == 200
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as response:
-            assert "News Q&A with citations" in response.read().decode()
-    finally:
-        app.close()
+def test_an_abstention_is_plain_and_shows_the_closest_passages(seed_index: Path) -> None:
+    history, panel, *_ = _turn(web.ChatBackend(seed_index), "Who is the CEO of Alibaba?")[-1]
+    assert "don't say" in history[-1]["content"] and "id='src-" not in panel
+    assert "Closest passages (not good enough to answer from)" in panel
 
 
-def test_page_shows_conflicting_figures_and_what_was_not_verified(seed_rag: RAG) -> None:
-    from dataclasses import replace
-
-    from rag.apps.web import render_markdown
-    from rag.checks.citations import sentence_support
+def test_conflicts_are_a_table_and_unverified_parts_are_marked(seed_rag: RAG) -> None:
     from rag.present import present
 
-    def format_answer(answer: Answer) -> str:
-        return render_markdown(present(answer, seed_rag.index.article))
-
     answer = seed_rag.ask("How many H200 chips will Chinese companies order?")
-    page = format_answer(answer)
-    assert "ℹ️ sources differ: 2 million [1]" in page and "2026-01-10" in page
+    panel = web.evidence_html(present(answer, seed_rag.index.article))
+    assert "<table class='conflicts'>" in panel and "<td>2 million</td>" in panel
     flagged = replace(
         answer,
         answer="They order 3 million chips.",
@@ -72,8 +79,59 @@ def test_page_shows_conflicting_figures_and_what_was_not_verified(seed_rag: RAG)
             {"text": "Each buys 9 GB [1].", "reason": "9 GB not found in the source it cites"}
         ],
     )
-    flagged.notice = "The LLM failed (timeout); this is the extractive answer instead."
-    page = format_answer(flagged)
-    assert page.startswith("⚠️ The LLM failed (timeout)")
-    assert "**Not verified**" in page and "unsupported (no valid citation)" in page
-    assert "removed (9 GB not found in the source it cites)" in page
+    view = present(flagged, seed_rag.index.article)
+    assert "unsupported" in web.answer_markdown(view)
+    assert "removed (9 GB not found in the source it cites)" in web.evidence_html(view)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(seed_index: Path) -> Iterator[str]:
+    pytest.importorskip("gradio")
+    backend = web.ChatBackend(seed_index, settings=Settings(index_dir=seed_index))
+    app = web.create_app(backend)
+    port = _free_port()
+    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+def test_page_is_served_on_loopback_with_no_external_assets(served: str) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(served, timeout=30) as response:
+        page = response.read().decode()
+    assert "News Q&amp;A with citations" in page or "News Q&A with citations" in page
+    assert "fonts.googleapis.com" not in page
+
+
+def test_chat_api_answers_a_german_question_with_citations(served: str) -> None:
+    from gradio_client import Client
+
+    text = Client(served, verbose=False).predict(
+        "Wie viele H200-Einheiten will Alibaba abnehmen?", api_name="/chat"
+    )
+    assert "200.000" in text and "[1] Alibaba im Aufwind" in text
+
+
+def test_ask_api_returns_the_cli_json(served: str, seed_index: Path) -> None:
+    from gradio_client import Client
+
+    question = "How much HBM3E memory does the H200 have?"
+    page = Client(served, verbose=False).predict(question, "", 0, api_name="/ask")
+    cli = subprocess.run(
+        [sys.executable, "-m", "rag.apps.cli", "ask", "--json", question, "--index",
+         str(seed_index)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, env=dict(os.environ),
+    )  # fmt: skip
+    expected = json.loads(cli.stdout)
+    for data in (page, expected):
+        data.pop("timings_ms")
+    assert page == expected and page["citations"][0]["doc_id"] == DOC_EN_ORDERS

@@ -1,78 +1,201 @@
-"""The chat page: a thin Gradio adapter that streams `RAG.ask_stream` and renders the
-presentation model (rag/present.py) as Markdown, listing the exact sources it cites."""
+"""The chat page (Gradio 6): asks stream into the chat, and an evidence panel shows where every
+claim comes from, highlighted in the original article.
+
+The page renders the presentation model (rag/present.py) and composes nothing: which
+sentences, which sources, which conflicts and warnings are all decided there. This module only
+turns the view into HTML and wires the controls. `create_app()` builds the page; `main()`
+launches it on 127.0.0.1 unless told otherwise, never with a public share link.
+"""
 
 from __future__ import annotations
 
 import argparse
 import html
+import re
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answerers.base import Answerer
 from rag.answerers.registry import get_answerer
 from rag.answers import Answer
 from rag.config import Settings
-from rag.errors import RagError
+from rag.conversation import resolve_follow_up
+from rag.errors import InputError, RagError
 from rag.present import AnswerView, SourceView, present
 from rag.service import RAG
+from rag.stores.base import Filters
 
 EXAMPLES = [
     "How many Nvidia chips are Alibaba and ByteDance ready to order?",
+    "¿Cuánto invertirá Alibaba en IA en tres años?",
     "Wie stark stieg die Alibaba-Aktie in Hongkong?",
     "美国将从H200芯片出口中收取多少分成？",
-    "¿Cuánto invertirá Alibaba en IA en tres años?",
 ]
 WORKING = "_Searching the articles…_"
+ANY = "any"
+CONTEXT_CHARS = 160  # of the surrounding paragraph, each side of the quote, in text renderings
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CITE = re.compile(r"\[(\d+)\]")
+
+# System fonts only: the default theme would fetch Google Fonts, and the page must work offline.
+_FONTS = ["system-ui", "Noto Sans", "Noto Sans CJK SC", "sans-serif"]
+CSS = """
+.evidence section.source { border-left: 3px solid #d0d7de; padding: 0 0 0 .75em; margin: 0 0 1em 0; }
+.evidence section.source.flash { border-left-color: #e3b341; background: #fff8c5; }
+.evidence .meta { color: #57606a; font-size: .85em; }
+.evidence mark { background: #fff3a3; padding: 0 .1em; }
+.evidence .article { max-height: 22em; overflow: auto; white-space: pre-wrap; font-size: .9em; }
+.evidence table.conflicts td, .evidence table.conflicts th { padding: .15em .6em; }
+.unsupported { text-decoration: underline wavy #cf222e; }
+"""
+# Clicking [n] in an answer brings source n into view; opening an article scrolls to its span.
+JS = """
+() => {
+  document.addEventListener('click', (ev) => {
+    const a = ev.target.closest('a[href^="#src-"]');
+    if (!a) return;
+    ev.preventDefault(); ev.stopPropagation();
+    const el = document.getElementById(a.getAttribute('href').slice(1));
+    if (!el) return;
+    el.scrollIntoView({block: 'center'});
+    el.classList.add('flash');
+    setTimeout(() => el.classList.remove('flash'), 1600);
+  }, true);
+  document.addEventListener('toggle', (ev) => {
+    const d = ev.target;
+    if (d.tagName === 'DETAILS' && d.open) {
+      const m = d.querySelector('mark');
+      if (m) m.scrollIntoView({block: 'center'});
+    }
+  }, true);
+}
+"""
+
+
+# ------------------------------------------------------------------ rendering the view
 
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-CONTEXT_CHARS = 160  # of the surrounding paragraph, each side of the quoted sentence
+def _linked(text: str) -> str:
+    """Escaped text whose [n] marks link to source n in the evidence panel."""
+    return _CITE.sub(r'<a href="#src-\1" class="cite">[\1]</a>', _escape(text))
 
 
-def render_markdown(view: AnswerView) -> str:
-    """A notice if a fallback answered, the answer, notes and anything unverified, then each
-    cited source with the quoted sentence in bold inside its paragraph, and where it sits."""
-    lines = [f"⚠️ {html.escape(view.notice)}", ""] if view.notice else []
-    lines.append(_escape(view.answer))
-    notes = [*view.conflicts, *view.notes]
+def answer_markdown(view: AnswerView, understood: str = "") -> str:
+    """The chat message: a notice if a fallback answered, the question as understood when it
+    was a follow-up, then the answer with linked citations and unsupported sentences marked."""
+    lines = [f"⚠️ {_escape(view.notice)}", ""] if view.notice else []
+    if understood:
+        lines += [f"*Understood as: {_escape(understood)}*", ""]
+    if view.abstained or not view.segments:
+        lines.append(_escape(view.answer))
+    else:
+        parts = []
+        for segment in view.segments:
+            text = _linked(segment.text)
+            if not segment.supported:
+                text = f'<span class="unsupported" title="no valid citation">⚠️ {text}</span>'
+            parts.append(text)
+        lines.append(" ".join(parts))
     if view.confidence is not None:
-        notes.append(f"confidence {view.confidence:.2f}")
-    if notes:
-        lines += [""] + [f"ℹ️ {_escape(n)}" for n in notes]
-    if view.warnings:
-        lines += ["", "**Not verified**"] + [f"- ⚠️ {_escape(w)}" for w in view.warnings]
-    if view.sources:
-        lines += ["", "**Sources**"]
-        for s in view.sources:
-            outlet = f"{html.escape(s.outlet)}, " if s.outlet else ""
-            lines.append(
-                f"[{s.n}] *{html.escape(s.title)}* — {outlet}`{s.doc_id}`, {s.lang}, "
-                f"{s.date or 'undated'}, characters {s.start}–{s.end}  \n> {_in_context(s)}"
-            )
+        lines += ["", f"<small>confidence {view.confidence:.2f}</small>"]
     return "\n".join(lines)
 
 
-def _in_context(source: SourceView) -> str:
-    """The quote (page junk left out) in bold, with a little of its paragraph around it, so a
-    reader sees what the citation rests on and where it sits."""
-    start, end = source.highlight
-    before = source.paragraph[max(0, start - CONTEXT_CHARS) : start]
-    after = source.paragraph[end : end + CONTEXT_CHARS]
-    lead = "…" if start > CONTEXT_CHARS else ""
-    tail = "…" if end + CONTEXT_CHARS < len(source.paragraph) else ""
-    flat = [" ".join(part.split()) for part in (before, source.quote, after)]
-    return f"{lead}{_escape(flat[0])} **{_escape(flat[1])}** {_escape(flat[2])}{tail}".strip()
+def evidence_html(view: AnswerView) -> str:
+    """The evidence panel: conflicts as a table, what was not verified, each source with its
+    quote marked inside its paragraph and the whole article a click away; after an abstention,
+    the closest passages that were not good enough."""
+    parts = ['<div class="evidence">']
+    if view.conflict_table:
+        rows = "".join(
+            f"<tr><td>{_escape(v.text)}</td><td>[{v.n}] {_escape(v.title)}</td>"
+            f"<td>{_escape(v.date or 'undated')}</td></tr>"
+            for values in view.conflict_table
+            for v in values
+        )
+        parts.append(
+            "<h4>The sources differ</h4><table class='conflicts'><tr><th>value</th>"
+            f"<th>source</th><th>date</th></tr>{rows}</table>"
+        )
+    if view.warnings:
+        items = "".join(f"<li>⚠️ {_escape(w)}</li>" for w in view.warnings)
+        parts.append(f"<h4>Not verified</h4><ul class='warnings'>{items}</ul>")
+    parts += [_source_html(s) for s in view.sources]
+    if view.considered:
+        parts.append("<h4>Closest passages (not good enough to answer from)</h4>")
+        parts += [
+            f"<section class='considered'><div class='meta'>{_escape(p.title)} · {p.lang} · "
+            f"{_escape(p.date or 'undated')} · <code>{p.doc_id}</code></div>"
+            f"<p>{_escape(p.text[:400])}{'…' if len(p.text) > 400 else ''}</p></section>"
+            for p in view.considered
+        ]
+    if len(parts) == 1:
+        parts.append("<p class='meta'>Sources appear here with each answer.</p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _source_html(s: SourceView) -> str:
+    a, b = s.highlight
+    paragraph = (
+        f"{_escape(s.paragraph[:a])}<mark>{_escape(s.paragraph[a:b])}</mark>"
+        f"{_escape(s.paragraph[b:])}"
+    )
+    article = (
+        f"{_escape(s.article[: s.start])}<mark>{_escape(s.article[s.start : s.end])}</mark>"
+        f"{_escape(s.article[s.end :])}"
+    )
+    meta = " · ".join(
+        x for x in (s.outlet or "", s.date or "undated", s.lang, f"<code>{s.doc_id}</code>") if x
+    )
+    return (
+        f"<section class='source' id='src-{s.n}'><h4>[{s.n}] {_escape(s.title)}</h4>"
+        f"<div class='meta'>{meta} · characters {s.start}–{s.end}</div>"
+        f"<p class='paragraph'>{paragraph}</p>"
+        f"<details><summary>Open the whole article</summary>"
+        f"<div class='article'>{article}</div></details></section>"
+    )
+
+
+# ------------------------------------------------------------------ the backend
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question as the page's controls shape it."""
+
+    answerer: str = ""
+    sources: int = 0  # 0: the configured number
+    lang: str = ANY
+    since: str = ""
+    until: str = ""
+    doc_ids: tuple[str, ...] = ()
+
+    def filters(self) -> Filters | None:
+        for name, value in (("from", self.since), ("until", self.until)):
+            if value and not _DATE.fullmatch(value.strip()):
+                raise InputError(f"the date {name} must look like 2026-01-31, not {value!r}")
+        filters = Filters(
+            lang=None if self.lang in ("", ANY) else self.lang,
+            date_from=self.since.strip() or None,
+            date_to=self.until.strip() or None,
+            doc_ids=frozenset(self.doc_ids),
+        )
+        return filters if filters.active() else None
 
 
 class ChatBackend:
-    """Loads the index once and turns every failure into a message the page can show.
+    """Loads the index once, answers for every session, and turns failures into messages.
 
-    The answerer comes from the registry with the configured fallbacks: when the LLM cannot be
-    used (no key, server down, timeout) the fallback answerer answers and the answer says why;
-    the page itself decides nothing.
+    Answerers come from the registry with the configured fallbacks, so when the LLM cannot be
+    used the fallback answers and the answer says why; the page itself decides nothing.
     """
 
     def __init__(
@@ -85,43 +208,222 @@ class ChatBackend:
         self.index_dir = index_dir
         self.answerer_name = answerer or self.settings.answerer
         self._rag: RAG | None = None
+        self._answerers: dict[str, Answerer] = {}
+        self._lock = threading.Lock()
 
     def rag(self) -> RAG:
-        if self._rag is None:
-            answerer = get_answerer(self.answerer_name, self.settings.fallbacks, self.settings)
-            self._rag = RAG.open_or_build(self.index_dir, answerer=answerer, settings=self.settings)
-        return self._rag
+        with self._lock:
+            if self._rag is None:
+                self._rag = RAG.open_or_build(
+                    self.index_dir, answerer=self._answerer(self.answerer_name),
+                    settings=self.settings,
+                )  # fmt: skip
+            return self._rag
+
+    def _answerer(self, name: str) -> Answerer:
+        if name not in self._answerers:
+            self._answerers[name] = get_answerer(name, self.settings.fallbacks, self.settings)
+        return self._answerers[name]
+
+    def answerer_choices(self) -> list[tuple[str, str]]:
+        llm = self.settings.llm
+        where = llm.base_url or "api.openai.com"
+        return [
+            ("extractive (offline, quotes the articles)", "extractive"),
+            ("learned (XQuAD-fitted scorer)", "learned"),
+            (f"LLM: {llm.model} at {where}", "openai"),
+        ]
+
+    def ask_stream(self, question: str, ask: Ask | None = None) -> Iterator[str | Answer]:
+        """Answer text as it comes, then the Answer; `ask` carries the page's controls."""
+        ask = ask or Ask()
+        rag = self.rag()
+        answerer = self._answerer(ask.answerer) if ask.answerer else None
+        yield from rag.ask_stream(question, ask.filters(), answerer, ask.sources or None)
+
+    def view(self, answer: Answer) -> AnswerView:
+        return present(answer, self.rag().index.article)
 
     def respond(self, message: str, history: list[Any]) -> Iterator[str]:
+        """Text only (the `/chat` API and simple clients): progress, then the cited answer."""
         yield WORKING
         try:
-            rag = self.rag()
-            partial = ""
-            for event in rag.ask_stream(message):
+            for event in self.ask_stream(message):
                 if isinstance(event, Answer):
-                    yield render_markdown(present(event, rag.index.article))
+                    yield render_text(self.view(event))
                     return
-                partial += event
-                yield _escape(partial) + " …"
         except RagError as err:
             yield f"⚠️ {err}"
 
+    def ask_json(self, question: str, answerer: str = "", sources: int = 0) -> dict[str, Any]:
+        """The full answer, the same JSON as `rag ask --json`."""
+        answer = self.rag().ask(
+            question,
+            answerer=self._answerer(answerer) if answerer else None,
+            sources=sources or None,
+        )
+        return answer.to_dict()
 
-def build_app(backend: ChatBackend) -> Any:
+
+def render_text(view: AnswerView) -> str:
+    """Plain text for API clients: the answer, then each source with its quote."""
+    lines = [f"⚠️ {view.notice}", ""] if view.notice else []
+    lines.append(view.answer)
+    for s in view.sources:
+        lines.append(f"[{s.n}] {s.title} ({s.doc_id}, {s.lang}, {s.date or 'undated'}): {s.quote}")
+    lines += [f"! {w}" for w in view.warnings]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the page
+
+
+def chat_turn(
+    backend: ChatBackend,
+    message: str,
+    history: list[dict[str, Any]],
+    asked: list[str],
+    ask: Ask,
+) -> Iterator[tuple[list[dict[str, Any]], str, list[str], dict[str, Any] | None]]:
+    """One turn: the question (read with the previous one if it is a follow-up) streams into
+    the chat, then the cited answer and its evidence replace the preview."""
+    understood = resolve_follow_up(message, asked[-1] if asked else None)
+    shown = understood if understood != message else ""
+    history = [*history, {"role": "user", "content": message}]
+    reply = {"role": "assistant", "content": WORKING}
+    yield [*history, reply], evidence_html_placeholder(), asked, None
+    try:
+        partial = ""
+        for event in backend.ask_stream(understood, ask):
+            if isinstance(event, Answer):
+                view = backend.view(event)
+                reply = {"role": "assistant", "content": answer_markdown(view, shown)}
+                record = {"question": understood, "answer": event.to_dict()}
+                yield [*history, reply], evidence_html(view), [*asked, understood], record
+                return
+            partial += event
+            reply = {"role": "assistant", "content": _escape(partial) + " …"}
+            yield [*history, reply], evidence_html_placeholder(), asked, None
+    except RagError as err:
+        reply = {"role": "assistant", "content": f"⚠️ {_escape(str(err))}"}
+        yield [*history, reply], evidence_html_placeholder(), asked, None
+
+
+def evidence_html_placeholder() -> str:
+    return "<div class='evidence'><p class='meta'>Sources appear here with each answer.</p></div>"
+
+
+def create_app(backend: ChatBackend) -> Any:
+    """The page, not launched: tests and deployments launch it their own way."""
     import gradio as gr
 
-    return gr.ChatInterface(
-        backend.respond,
-        title="News Q&A with citations",
-        description=(
-            "Ask in any language about the indexed news articles. Every sentence of an answer "
-            "cites the exact passage it comes from; when the articles do not say, it says so."
-        ),
-        examples=EXAMPLES,
-        run_examples_on_click=True,
-        cache_examples=False,
-        flagging_mode="never",
-    )
+    langs = [ANY, *backend.rag().index.langs]
+    articles = [
+        (f"{doc_id}: {backend.rag().index.article(doc_id).title[:60]}", doc_id)
+        for doc_id in backend.rag().index.doc_ids()
+    ]
+    with gr.Blocks(title="News Q&A with citations", analytics_enabled=False) as app:
+        gr.Markdown(
+            "## News Q&A with citations\nAsk in any language. Every claim cites the exact "
+            "sentence it comes from; when the articles do not say, the page says so."
+        )
+        asked = gr.State([])
+        last = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Chat", height=480, elem_id="chat")
+                question = gr.Textbox(
+                    label="Question", placeholder="Ask about the articles…", elem_id="question"
+                )
+                with gr.Row():
+                    send = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear = gr.Button("New conversation")
+                gr.Examples(EXAMPLES, inputs=question)
+                with gr.Accordion("Controls", open=False):
+                    answerer = gr.Dropdown(
+                        backend.answerer_choices(), value=backend.answerer_name,
+                        label="Answerer", elem_id="answerer",
+                    )  # fmt: skip
+                    sources = gr.Slider(
+                        1, 12, value=backend.settings.retrieval.answer_context_chunks, step=1,
+                        label="Sources given to the answerer",
+                    )  # fmt: skip
+                    lang = gr.Dropdown(langs, value=ANY, label="Article language")
+                    with gr.Row():
+                        since = gr.Textbox(label="From (YYYY-MM-DD)")
+                        until = gr.Textbox(label="Until (YYYY-MM-DD)")
+                    docs = gr.Dropdown(articles, multiselect=True, label="Only these articles")
+            with gr.Column(scale=2):
+                evidence = gr.HTML(evidence_html_placeholder(), elem_id="evidence")
+
+        def turn(
+            message: str,
+            history: list[dict[str, Any]],
+            asked_so_far: list[str],
+            answerer_name: str,
+            n_sources: float,
+            language: str,
+            date_from: str,
+            date_to: str,
+            doc_ids: list[str],
+        ) -> Iterator[tuple[Any, ...]]:
+            ask = Ask(answerer_name, int(n_sources), language, date_from, date_to,
+                      tuple(doc_ids or ()))  # fmt: skip
+            for history_now, panel, asked_now, record in chat_turn(
+                backend, message, history or [], asked_so_far or [], ask
+            ):
+                yield history_now, panel, asked_now, record, ""
+
+        inputs = [question, chat, asked, answerer, sources, lang, since, until, docs]
+        outputs = [chat, evidence, asked, last, question]
+        send.click(turn, inputs, outputs, api_visibility="private")
+        question.submit(turn, inputs, outputs, api_visibility="private")
+        clear.click(
+            lambda: ([], evidence_html_placeholder(), [], None),
+            None,
+            [chat, evidence, asked, last],
+            api_visibility="private",
+        )
+
+        def chat_api(message: str) -> str:
+            """The cited answer as plain text."""
+            *_, final = backend.respond(message, [])
+            return final
+
+        def ask_api(question: str, answerer: str = "", sources: int = 0) -> dict[str, Any]:
+            """The full answer, the same JSON as `rag ask --json`."""
+            try:
+                return backend.ask_json(question, answerer, int(sources))
+            except RagError as err:
+                return {"error": str(err)}
+
+        gr.api(chat_api, api_name="chat")
+        gr.api(ask_api, api_name="ask")
+    app.queue(default_concurrency_limit=4)
+    return app
+
+
+def theme() -> Any:
+    import gradio as gr
+
+    return gr.themes.Default(font=_FONTS, font_mono=["ui-monospace", "monospace"])
+
+
+def launch(app: Any, host: str, port: int, auth: tuple[str, str] | None = None, **kw: Any) -> Any:
+    """Serve on `host` (127.0.0.1 by default), never through a public share link."""
+    return app.launch(
+        server_name=host, server_port=port, share=False, auth=auth, theme=theme(), css=CSS,
+        js=JS, footer_links=["api"], **kw,
+    )  # fmt: skip
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise InputError("--auth takes user:password (or set RAG_WEB_AUTH)")
+    return user, password
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,14 +435,16 @@ def main(argv: list[str] | None = None) -> None:
     except RagError as err:
         raise SystemExit(f"ui: error: {err}") from None
     parser = argparse.ArgumentParser(description="Serve the chat page.")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine)")
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--index", type=Path, default=None)
-    parser.add_argument("--llm", default=None, help="extractive or openai (default: RAG_LLM)")
+    parser.add_argument("--llm", default=None, help="extractive, learned or openai")
+    parser.add_argument("--auth", default=settings.web_auth, help="user:password")
     args = parser.parse_args(argv)
     backend = ChatBackend(args.index, args.llm, settings)
     try:
-        backend.rag()  # build or load before the page opens, so the first question is fast
+        auth = parse_auth(args.auth)
+        app = create_app(backend)  # builds or loads the index first: the first answer is fast
     except RagError as err:
         raise SystemExit(f"ui: error: {err}") from None
-    build_app(backend).launch(server_name=args.host, server_port=args.port)
+    launch(app, args.host, args.port, auth)

@@ -119,6 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("doc_ids", nargs="+", help="document id(s)")
     info = with_index(sub.add_parser("info", help="what the index holds and how it was built"))
     info.add_argument("--json", action="store_true")
+
+    feedback = sub.add_parser("feedback", help="readers' 👍/👎 on answers, kept beside the index")
+    feedbacks = feedback.add_subparsers(dest="feedback", required=True)
+    export = with_index(
+        feedbacks.add_parser("export", help="draft eval items (JSONL) for a reviewer to finish")
+    )
+    export.add_argument("--out", type=Path, default=None, help="JSONL file (default: stdout)")
+    listing = with_index(feedbacks.add_parser("list", help="what readers said, oldest first"))
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
     return parser
 
 
@@ -475,6 +484,46 @@ def cmd_remove(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_feedback(args: argparse.Namespace) -> None:
+    """`export`: every verdict as a draft eval item, one JSON line each (see
+    rag.feedback.export_eval_items); `list`: one line per verdict. No feedback file at the
+    index is an error naming where it was looked for, so a wrong --index is not mistaken for
+    "no feedback yet"."""
+    from dataclasses import asdict
+
+    from rag.feedback import FeedbackStore, export_eval_items, feedback_path
+
+    path = feedback_path(args.index or args.settings.index_dir)
+    if not path.is_file():
+        raise InputError(
+            f"no feedback at {path}: none recorded yet for this index (the chat page's 👍/👎 "
+            "write it), or give the index with --index DIR"
+        )
+    records = FeedbackStore(path).all()
+    if args.feedback == "list":
+        for r in records:
+            if args.json:
+                _print_json(asdict(r))
+                continue
+            comment = f" — {r.comment}" if r.comment else ""
+            print(f"{r.id}  {r.created_at}  {r.verdict:4}  {r.question_lang or '?':2}  "
+                  f"{r.answerer or '?'}: {r.question}{comment}")  # fmt: skip
+        return
+    lines = "".join(
+        json.dumps(item, ensure_ascii=False) + "\n" for item in export_eval_items(records)
+    )
+    if args.out is None:
+        sys.stdout.write(lines)
+        return
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(lines, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot write {args.out}: {err.strerror or err}") from None
+    print(f"{len(records)} draft eval items written to {args.out} (tags: feedback; finish the "
+          "figures and sources by hand before adding them to the eval set)")  # fmt: skip
+
+
 def _answer_model_info() -> dict[str, Any]:
     """Which answer model `--llm learned` uses (the file shipped in the package)."""
     from rag.answerers.scorer import MODEL_PATH, load_model
@@ -516,6 +565,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "train-scorer": cmd_train_scorer,
     "remove": cmd_remove,
     "info": cmd_info,
+    "feedback": cmd_feedback,
 }
 
 

@@ -177,6 +177,15 @@ def exists(index_dir: Path) -> bool:
     return (index_dir / CURRENT).is_file()
 
 
+def live_version(index_dir: Path) -> str | None:
+    """The version `CURRENT` names now (None without an index): an opened store whose
+    manifest version differs was loaded before the last write."""
+    try:
+        return (index_dir / CURRENT).read_text().strip() or None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 def open_index(index_dir: Path, tuning: StoreSettings | None = None) -> FaissBM25Store:
     """Load the live version; a missing or foreign folder gets a message saying what to run."""
     if not exists(index_dir):

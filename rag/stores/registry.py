@@ -24,6 +24,8 @@ class Backend:
         Store,
     ]
     exists: Callable[[Path | None], bool]
+    # The version a fresh open would load (None: nothing on disk to reopen).
+    version: Callable[[Path | None], str | None] = lambda path: None
 
 
 def _faiss_folder(path: Path | None) -> Path:
@@ -52,6 +54,12 @@ def _faiss_exists(path: Path | None) -> bool:
     return faiss_bm25.exists(_faiss_folder(path))
 
 
+def _faiss_version(path: Path | None) -> str | None:
+    from rag.stores import faiss_bm25
+
+    return faiss_bm25.live_version(_faiss_folder(path))
+
+
 def _memory(
     path: Path | None,
     embedder: str | Embedder | None,
@@ -67,7 +75,7 @@ def _memory(
 
 _REGISTRY: dict[str, Backend] = {
     # the on-disk default: see rag/stores/faiss_bm25.py
-    "faiss_bm25": Backend(_faiss_bm25, _faiss_exists),
+    "faiss_bm25": Backend(_faiss_bm25, _faiss_exists, _faiss_version),
     # in this process only, for tests: see rag/stores/memory.py; never "exists" to be reopened
     "memory": Backend(_memory, lambda path: False),
 }
@@ -85,6 +93,12 @@ def _backend(name: str) -> Backend:
 
 def store_exists(name: str, path: Path | None) -> bool:
     return _backend(name).exists(path)
+
+
+def live_version(name: str, path: Path | None) -> str | None:
+    """The version of the store at `path` that opening it now would load, to tell whether a
+    loaded copy is stale; None where there is none on disk (or the backend keeps none)."""
+    return _backend(name).version(path)
 
 
 def get_store(

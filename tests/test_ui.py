@@ -135,3 +135,58 @@ def test_ask_api_returns_the_cli_json(served: str, seed_index: Path) -> None:
     for data in (page, expected):
         data.pop("timings_ms")
     assert page == expected and page["citations"][0]["doc_id"] == DOC_EN_ORDERS
+
+
+@pytest.fixture
+def writable_page(seed_index_copy: Path) -> Iterator[str]:
+    """A page over a private index copy, for uploads, removals and feedback."""
+    backend = web.ChatBackend(seed_index_copy, settings=Settings(index_dir=seed_index_copy))
+    app = web.create_app(backend)
+    port = _free_port()
+    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+def test_an_uploaded_article_is_cited_and_a_bad_upload_is_rejected_with_its_reason(
+    writable_page: str, tmp_path: Path
+) -> None:
+    from gradio_client import Client, handle_file
+
+    good = tmp_path / "zephyr.md"
+    good.write_text(
+        "# Zephyr-9 launch\n\nThe Zephyr-9 chip has 96 GB of memory, its maker said on Monday.\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "photo.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
+    client = Client(writable_page, verbose=False)
+    status, *_ = client.predict([handle_file(str(good)), handle_file(str(bad))], api_name="/upload")
+    assert "**added**: zephyr" in status
+    assert "rejected** photo.txt" in status and "binary" in status
+    answer = client.predict("How much memory does the Zephyr-9 chip have?", "", 0, api_name="/ask")
+    assert not answer["abstained"] and answer["citations"][0]["doc_id"] == "zephyr"
+    status, *_ = client.predict("zephyr", api_name="/remove")
+    assert status == "Removed zephyr."
+
+
+def test_feedback_is_stored_and_exported(writable_page: str, seed_index_copy: Path) -> None:
+    from gradio_client import Client
+
+    client = Client(writable_page, verbose=False)
+    question = "Wie viele H200-Einheiten will Alibaba abnehmen?"
+    answer = client.predict(question, "", 0, api_name="/ask")
+    assert client.predict(question, answer, "down", "wanted ByteDance too", api_name="/feedback")
+    assert client.predict(question, answer, "sideways", "", api_name="/feedback").startswith(
+        "error: "
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "rag.apps.cli", "feedback", "export", "--index",
+         str(seed_index_copy)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, env=dict(os.environ),
+    )  # fmt: skip
+    (item,) = [json.loads(line) for line in out.stdout.splitlines()]
+    assert item["q"] == question and item["tags"] == ["feedback", "down"]
+    assert item["feedback"]["comment"] == "wanted ByteDance too" and DOC_DE in item["sources"]

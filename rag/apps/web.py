@@ -14,7 +14,7 @@ import html
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from rag.answers import Answer
 from rag.config import Settings
 from rag.conversation import resolve_follow_up
 from rag.errors import InputError, RagError
+from rag.feedback import FeedbackStore, feedback_path
+from rag.library import AddReport, LiveRAG, Progress, add_files, list_articles, remove_article
 from rag.present import AnswerView, SourceView, present
 from rag.service import RAG
 from rag.stores.base import Filters
@@ -207,18 +209,52 @@ class ChatBackend:
         self.settings = settings or Settings.from_env()
         self.index_dir = index_dir
         self.answerer_name = answerer or self.settings.answerer
-        self._rag: RAG | None = None
+        self._live: LiveRAG | None = None
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.Lock()
 
     def rag(self) -> RAG:
+        """The RAG on the index's current version: a page that adds or removes articles keeps
+        answering from the old version until the new one is complete, then swaps."""
         with self._lock:
-            if self._rag is None:
-                self._rag = RAG.open_or_build(
-                    self.index_dir, answerer=self._answerer(self.answerer_name),
-                    settings=self.settings,
-                )  # fmt: skip
-            return self._rag
+            if self._live is None:
+                answerer = self._answerer(self.answerer_name)
+                rag = RAG.open_or_build(self.index_dir, answerer=answerer, settings=self.settings)
+                self._live = LiveRAG(rag)
+            return self._live.rag
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir or self.settings.index_dir
+
+    # ------------------------------------------------------------ articles and feedback
+
+    def articles(self) -> list[dict[str, Any]]:
+        return list_articles(self.rag().index)
+
+    def add_articles(
+        self, paths: list[Path], names: dict[Path, str], progress: Progress | None = None
+    ) -> AddReport:
+        settings = replace(self.settings, index_dir=self.index_path)
+        report = add_files(settings, paths, progress, names)
+        self._reload()
+        return report
+
+    def remove_article(self, doc_id: str) -> None:
+        remove_article(replace(self.settings, index_dir=self.index_path), doc_id)
+        self._reload()
+
+    def _reload(self) -> None:
+        self.rag()
+        assert self._live is not None
+        self._live.reload_if_changed()
+
+    def feedback(self, record: dict[str, Any] | None, verdict: str, comment: str = "") -> int:
+        """Store a reader's verdict on an answer beside the index."""
+        if not record:
+            raise InputError("ask a question first, then rate its answer")
+        store = FeedbackStore(feedback_path(self.index_path))
+        return store.record(record["question"], record["answer"], verdict, comment)
 
     def _answerer(self, name: str) -> Answerer:
         if name not in self._answerers:
@@ -329,7 +365,7 @@ def create_app(backend: ChatBackend) -> Any:
         )
         asked = gr.State([])
         last = gr.State(None)
-        with gr.Row():
+        with gr.Tab("Ask"), gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Chat", height=480, elem_id="chat")
                 question = gr.Textbox(
@@ -339,6 +375,11 @@ def create_app(backend: ChatBackend) -> Any:
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
                     clear = gr.Button("New conversation")
                 gr.Examples(EXAMPLES, inputs=question)
+                with gr.Row():
+                    up = gr.Button("👍 Useful", size="sm", elem_id="feedback-up")
+                    down = gr.Button("👎 Wrong or unhelpful", size="sm", elem_id="feedback-down")
+                    comment = gr.Textbox(label="Comment on the last answer (optional)", scale=3)
+                feedback_status = gr.Markdown()
                 with gr.Accordion("Controls", open=False):
                     answerer = gr.Dropdown(
                         backend.answerer_choices(), value=backend.answerer_name,
@@ -385,6 +426,19 @@ def create_app(backend: ChatBackend) -> Any:
             api_visibility="private",
         )
 
+        def rate(record: dict[str, Any] | None, verdict: str, note: str) -> tuple[str, str]:
+            try:
+                backend.feedback(record, verdict, note)
+            except RagError as err:
+                return f"⚠️ {err}", note
+            return "Thank you: the verdict is stored with the question and its answer.", ""
+
+        up.click(lambda r, n: rate(r, "up", n), [last, comment], [feedback_status, comment],
+                 api_visibility="private")  # fmt: skip
+        down.click(lambda r, n: rate(r, "down", n), [last, comment], [feedback_status, comment],
+                   api_visibility="private")  # fmt: skip
+        _articles_tab(backend, docs)
+
         def chat_api(message: str) -> str:
             """The cited answer as plain text."""
             *_, final = backend.respond(message, [])
@@ -397,10 +451,100 @@ def create_app(backend: ChatBackend) -> Any:
             except RagError as err:
                 return {"error": str(err)}
 
+        def feedback_api(
+            question: str, answer: dict[str, Any], verdict: str, comment: str = ""
+        ) -> str:
+            """Store a verdict ("up" or "down") on an answer from /ask."""
+            try:
+                n = backend.feedback({"question": question, "answer": answer}, verdict, comment)
+            except RagError as err:
+                return f"error: {err}"
+            return f"stored #{n}"
+
         gr.api(chat_api, api_name="chat")
         gr.api(ask_api, api_name="ask")
+        gr.api(feedback_api, api_name="feedback")
     app.queue(default_concurrency_limit=4)
     return app
+
+
+ARTICLE_COLUMNS = ["doc_id", "title", "outlet", "date", "lang", "chunks"]
+
+
+def _article_rows(backend: ChatBackend) -> list[list[Any]]:
+    return [[row.get(c) or "" for c in ARTICLE_COLUMNS] for row in backend.articles()]
+
+
+def add_report_markdown(report: AddReport) -> str:
+    lines = []
+    for label, ids in (("added", report.added), ("updated", report.updated),
+                       ("unchanged", report.unchanged)):  # fmt: skip
+        if ids:
+            lines.append(f"**{label}**: {', '.join(ids)}")
+    lines += [f"⚠️ **rejected** {_escape(name)}: {_escape(why)}" for name, why in report.rejected]
+    return "  \n".join(lines) or "Nothing to add."
+
+
+def _articles_tab(backend: ChatBackend, docs_filter: Any) -> None:
+    """List, add and remove articles; questions keep their old index until the new one is
+    complete."""
+    import gradio as gr
+
+    with gr.Tab("Articles"):
+        table = gr.Dataframe(
+            _article_rows(backend), headers=ARTICLE_COLUMNS, interactive=False,
+            label="Indexed articles",
+        )  # fmt: skip
+        files = gr.File(
+            file_count="multiple", file_types=[".txt", ".md", ".html", ".htm", ".json", ".jsonl"],
+            label="Add articles (.txt .md .html .json .jsonl)",
+        )  # fmt: skip
+        add = gr.Button("Add to the index", variant="primary")
+        with gr.Row():
+            doomed = gr.Dropdown(
+                [r[0] for r in _article_rows(backend)], label="Remove an article", scale=3
+            )
+            remove = gr.Button("Remove", variant="stop")
+        status = gr.Markdown()
+
+        def refreshed() -> tuple[Any, Any, Any]:
+            rows = _article_rows(backend)
+            ids = [r[0] for r in rows]
+            return rows, gr.update(choices=ids, value=None), gr.update(choices=ids)
+
+        def add_uploads(
+            uploaded: list[Any] | None,
+            progress: Any = gr.Progress(),  # noqa: B008 (Gradio injects its progress bar here)
+        ) -> tuple[Any, ...]:
+            if not uploaded:
+                return ("Choose files first.", *refreshed())
+            paths = [Path(f if isinstance(f, str) else f.name) for f in uploaded]
+            names = {p: _original_name(p) for p in paths}
+            try:
+                report = backend.add_articles(
+                    paths, names, lambda share, message: progress(share, desc=message)
+                )
+            except RagError as err:
+                return (f"⚠️ {err}", *refreshed())
+            return (add_report_markdown(report), *refreshed())
+
+        def remove_one(doc_id: str | None) -> tuple[Any, ...]:
+            if not doc_id:
+                return ("Choose an article to remove.", *refreshed())
+            try:
+                backend.remove_article(doc_id)
+            except RagError as err:
+                return (f"⚠️ {err}", *refreshed())
+            return (f"Removed {doc_id}.", *refreshed())
+
+        outputs = [status, table, doomed, docs_filter]
+        add.click(add_uploads, files, outputs, api_name="upload")
+        remove.click(remove_one, doomed, outputs, api_name="remove")
+
+
+def _original_name(path: Path) -> str:
+    """Gradio keeps an upload's own name as the last part of its temporary path."""
+    return path.name
 
 
 def theme() -> Any:

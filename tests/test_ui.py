@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,10 +91,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def served(seed_index: Path) -> Iterator[str]:
-    pytest.importorskip("gradio")
-    backend = web.ChatBackend(seed_index, settings=Settings(index_dir=seed_index))
+@contextmanager
+def _serve(index_dir: Path) -> Iterator[str]:
+    """The real page over `index_dir`, launched on a free loopback port."""
+    backend = web.ChatBackend(index_dir, settings=Settings(index_dir=index_dir))
     app = web.create_app(backend)
     port = _free_port()
     web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
@@ -101,6 +102,12 @@ def served(seed_index: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.close()
+
+
+@pytest.fixture(scope="module")
+def served(seed_index: Path) -> Iterator[str]:
+    with _serve(seed_index) as url:
+        yield url
 
 
 def test_page_is_served_on_loopback_with_no_external_assets(served: str) -> None:
@@ -140,14 +147,8 @@ def test_ask_api_returns_the_cli_json(served: str, seed_index: Path) -> None:
 @pytest.fixture
 def writable_page(seed_index_copy: Path) -> Iterator[str]:
     """A page over a private index copy, for uploads, removals and feedback."""
-    backend = web.ChatBackend(seed_index_copy, settings=Settings(index_dir=seed_index_copy))
-    app = web.create_app(backend)
-    port = _free_port()
-    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with _serve(seed_index_copy) as url:
+        yield url
 
 
 def test_an_uploaded_article_is_cited_and_a_bad_upload_is_rejected_with_its_reason(

@@ -401,15 +401,17 @@ def create_app(backend: ChatBackend) -> Any:
             message: str,
             history: list[dict[str, Any]],
             asked_so_far: list[str],
-            answerer_name: str,
-            n_sources: float,
-            language: str,
-            date_from: str,
-            date_to: str,
-            doc_ids: list[str],
+            answerer_name: str | None,
+            n_sources: float | None,
+            language: str | None,
+            date_from: str | None,
+            date_to: str | None,
+            doc_ids: list[str] | None,
         ) -> Iterator[tuple[Any, ...]]:
-            ask = Ask(answerer_name, int(n_sources), language, date_from, date_to,
-                      tuple(doc_ids or ()))  # fmt: skip
+            # Controls inside the closed accordion were never rendered, and the browser sends
+            # None for them until it is opened: read None as the control's default.
+            ask = Ask(answerer_name or "", int(n_sources or 0), language or ANY,
+                      date_from or "", date_to or "", tuple(doc_ids or ()))  # fmt: skip
             for history_now, panel, asked_now, record in chat_turn(
                 backend, message, history or [], asked_so_far or [], ask
             ):

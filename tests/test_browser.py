@@ -1,0 +1,218 @@
+"""The chat page in a real browser (headless Chromium through Selenium): what the HTTP tests
+cannot see, the page as a reader uses it.
+
+A Chinese question about a fact only an English article states: the `learned` answerer, chosen
+in the page's Answerer dropdown, answers `答：141GB [1]`; the evidence panel marks the English
+sentence, [1] scrolls to it, and the whole article opens on it. An abstention shows the closest
+passages instead; it is asked without opening the controls, as a first-time reader would.
+Screenshots go to $RAG_TEST_ARTIFACTS (default <repo>/test-artifacts/) to be looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.apps import web
+from rag.config import Settings
+from tests.conftest import DOC_EN_ORDERS, REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ANSWER_WAIT_S = 90
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+    "--lang=zh-CN",
+]
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver; "
+    ".ci/run installs them)",
+)
+
+
+def artifacts() -> Path:
+    folder = Path(os.environ.get("RAG_TEST_ARTIFACTS") or REPO / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    path = artifacts() / f"browser-{name}.png"
+    driver.save_screenshot(str(path))
+    print(f"\nscreenshot: {path}")
+    return path
+
+
+@contextmanager
+def shot_on_failure(driver: Any, name: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        screenshot(driver, f"{name}-failure")
+        raise
+
+
+@pytest.fixture(scope="module")
+def page(seed_index: Path) -> Iterator[str]:
+    pytest.importorskip("gradio")
+    backend = web.ChatBackend(seed_index, settings=Settings(index_dir=seed_index))
+    app = web.create_app(backend)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    saved = os.environ.get("NO_PROXY")
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"  # chromedriver and the page are on loopback
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ARGS:
+        options.add_argument(arg)
+    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        if saved is None:
+            os.environ.pop("NO_PROXY", None)
+        else:
+            os.environ["NO_PROXY"] = saved
+
+
+def wait(driver: Any, condition: Callable[[Any], Any], seconds: float = ANSWER_WAIT_S) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, poll_frequency=0.2).until(condition)
+
+
+def find(driver: Any, css: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def ask(driver: Any, question: str) -> None:
+    box = wait(driver, lambda d: find(d, "#question textarea"))[0]
+    box.click()
+    box.send_keys(question)
+    assert box.get_attribute("value") == question
+    find(driver, "#ask")[0].click()
+
+
+def choose_answerer(driver: Any, label_start: str) -> None:
+    """Open the Controls accordion and pick an answerer in the dropdown, as a reader would."""
+    wait(driver, lambda d: [b for b in find(d, "button.label-wrap") if "Controls" in b.text])[
+        0
+    ].click()
+    wait(driver, lambda d: find(d, "#answerer input[role=combobox]"))[0].click()
+    option = wait(
+        driver, lambda d: [o for o in find(d, "[role=option]") if o.text.startswith(label_start)]
+    )[0]
+    option.click()
+    chosen = find(driver, "#answerer input[role=combobox]")[0]
+    wait(driver, lambda d: chosen.get_attribute("value").startswith(label_start), 10)
+
+
+def rect(driver: Any, css: str) -> dict[str, float]:
+    return dict(
+        driver.execute_script(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+            "return {top: r.top, bottom: r.bottom, height: window.innerHeight};",
+            css,
+        )
+    )
+
+
+def in_viewport(box: dict[str, float]) -> bool:
+    return box["top"] >= 0 and box["bottom"] <= box["height"]
+
+
+def test_a_chinese_question_is_answered_from_the_english_article_and_shown(
+    page: str, driver: Any
+) -> None:
+    driver.get(page)
+    with shot_on_failure(driver, "zh"):
+        choose_answerer(driver, "learned")
+        ask(driver, "H200 芯片有多少 HBM3E 内存？")
+        # The final answer (not the streamed preview): its citation is a link and the source is in.
+        wait(driver, lambda d: find(d, '#chat a.cite[href="#src-1"]') and find(d, "#src-1 mark"))
+        answer = find(driver, "#chat [data-testid=bot] .message-content")[-1].text
+        assert answer.startswith("答：141GB"), answer
+        assert {a.text for a in find(driver, '#chat a.cite[href="#src-1"]')} == {"[1]"}
+        source = find(driver, "#evidence section.source#src-1")[0]
+        assert DOC_EN_ORDERS in source.text
+        assert "141GB of HBM3E memory" in find(driver, "#src-1 p.paragraph mark")[0].text
+        outside = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+            ".filter(n => !/^https?:\\/\\/(127\\.0\\.0\\.1|localhost)[:/]/.test(n))"
+        )
+        assert outside == [], f"the page fetched from outside: {outside}"
+        driver.execute_script("window.scrollTo(0, 0)")
+        screenshot(driver, "zh-answer")
+
+        # [1] brings the source into view: first scroll so the link is at the top and the
+        # source starts above the window, then click.
+        link = find(driver, '#chat a.cite[href="#src-1"]')[0]
+        driver.execute_script(
+            "window.scrollBy(0, arguments[0].getBoundingClientRect().top - 8)", link
+        )
+        assert not in_viewport(rect(driver, "#src-1")), "the source was in view before the click"
+        link.click()
+        wait(driver, lambda d: "flash" in source.get_attribute("class"), 5)
+        wait(driver, lambda d: in_viewport(rect(d, "#src-1")), 5)
+        screenshot(driver, "zh-source")
+        assert driver.current_url.rstrip("/") == page.rstrip("/")  # handled, not a navigation
+
+        # Opening the whole article scrolls its box to the marked sentence.
+        find(driver, "#src-1 details > summary")[0].click()
+        mark = wait(driver, lambda d: find(d, "#src-1 details[open] .article mark"))[0]
+        assert "141GB of HBM3E memory" in mark.text
+
+        def mark_visible(d: Any) -> bool:
+            return bool(
+                mark.is_displayed()
+                and d.execute_script(
+                    "const m = arguments[0].getBoundingClientRect();"
+                    "const box = arguments[0].closest('.article').getBoundingClientRect();"
+                    "return m.top >= box.top - 1 && m.bottom <= box.bottom + 1"
+                    " && m.top >= 0 && m.bottom <= window.innerHeight;",
+                    mark,
+                )
+            )
+
+        wait(driver, mark_visible, 5)
+        screenshot(driver, "zh-article")
+
+
+def test_an_abstention_shows_the_closest_passages(page: str, driver: Any) -> None:
+    driver.get(page)
+    with shot_on_failure(driver, "abstention"):
+        ask(driver, "Who is the CEO of Alibaba?")  # the controls are never opened
+        wait(driver, lambda d: "Closest passages" in find(d, "#evidence")[0].text)
+        answer = find(driver, "#chat [data-testid=bot] .message-content")[-1].text
+        assert "don't say" in answer, answer
+        assert not find(driver, "#evidence section.source")
+        assert find(driver, "#evidence section.considered")
+        screenshot(driver, "abstention")

@@ -18,6 +18,7 @@ import pytest
 from rag.apps import web
 from rag.checks.citations import sentence_support
 from rag.config import Settings
+from rag.errors import RagError
 from rag.service import RAG
 from tests.conftest import DOC_DE, DOC_EN_ORDERS, REPO
 
@@ -191,3 +192,21 @@ def test_feedback_is_stored_and_exported(writable_page: str, seed_index_copy: Pa
     (item,) = [json.loads(line) for line in out.stdout.splitlines()]
     assert item["q"] == question and item["tags"] == ["feedback", "down"]
     assert item["feedback"]["comment"] == "wanted ByteDance too" and DOC_DE in item["sources"]
+
+
+def test_basic_auth_guards_a_shared_page(seed_index: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    assert web.parse_auth(None) is None and web.parse_auth("ana:s3cret") == ("ana", "s3cret")
+    with pytest.raises(RagError, match="user:password"):
+        web.parse_auth("ana")
+    app = web.create_app(web.ChatBackend(seed_index, settings=Settings(index_dir=seed_index)))
+    port = _free_port()
+    web.launch(app, "127.0.0.1", port, ("ana", "s3cret"), prevent_thread_lock=True, quiet=True)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30)
+        assert refused.value.code == 401
+    finally:
+        app.close()

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,24 @@ def write_article(folder: Path, name: str, text: str, **meta: Any) -> Path:
 
         (folder / (path.stem + ".meta.json")).write_text(json.dumps(meta), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_page(index_dir: Path) -> Iterator[str]:
+    """The real chat page over `index_dir`, launched on a free loopback port, then closed."""
+    from rag.apps import web
+    from rag.config import Settings
+
+    app = web.create_app(web.ChatBackend(index_dir, settings=Settings(index_dir=index_dir)))
+    port = free_port()
+    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()

@@ -11,7 +11,6 @@ Screenshots go to $RAG_TEST_ARTIFACTS (default <repo>/test-artifacts/) to be loo
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +18,7 @@ from typing import Any
 
 import pytest
 
-from rag.apps import web
-from rag.config import Settings
-from tests.conftest import DOC_EN_ORDERS, REPO
+from tests.conftest import DOC_EN_ORDERS, REPO, serve_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -67,16 +64,8 @@ def shot_on_failure(driver: Any, name: str) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def page(seed_index: Path) -> Iterator[str]:
     pytest.importorskip("gradio")
-    backend = web.ChatBackend(seed_index, settings=Settings(index_dir=seed_index))
-    app = web.create_app(backend)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with serve_page(seed_index) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

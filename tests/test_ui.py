@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from rag.checks.citations import sentence_support
 from rag.config import Settings
 from rag.errors import RagError
 from rag.service import RAG
-from tests.conftest import DOC_DE, DOC_EN_ORDERS, REPO
+from tests.conftest import DOC_DE, DOC_EN_ORDERS, REPO, free_port, serve_page
 
 
 def _turn(backend: web.ChatBackend, message: str, asked: list[str] | None = None) -> list:
@@ -86,28 +84,9 @@ def test_conflicts_are_a_table_and_unverified_parts_are_marked(seed_rag: RAG) ->
     assert "removed (9 GB not found in the source it cites)" in web.evidence_html(view)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _serve(index_dir: Path) -> Iterator[str]:
-    """The real page over `index_dir`, launched on a free loopback port."""
-    backend = web.ChatBackend(index_dir, settings=Settings(index_dir=index_dir))
-    app = web.create_app(backend)
-    port = _free_port()
-    web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
-
-
 @pytest.fixture(scope="module")
 def served(seed_index: Path) -> Iterator[str]:
-    with _serve(seed_index) as url:
+    with serve_page(seed_index) as url:
         yield url
 
 
@@ -148,7 +127,7 @@ def test_ask_api_returns_the_cli_json(served: str, seed_index: Path) -> None:
 @pytest.fixture
 def writable_page(seed_index_copy: Path) -> Iterator[str]:
     """A page over a private index copy, for uploads, removals and feedback."""
-    with _serve(seed_index_copy) as url:
+    with serve_page(seed_index_copy) as url:
         yield url
 
 
@@ -202,7 +181,7 @@ def test_basic_auth_guards_a_shared_page(seed_index: Path) -> None:
     with pytest.raises(RagError, match="user:password"):
         web.parse_auth("ana")
     app = web.create_app(web.ChatBackend(seed_index, settings=Settings(index_dir=seed_index)))
-    port = _free_port()
+    port = free_port()
     web.launch(app, "127.0.0.1", port, ("ana", "s3cret"), prevent_thread_lock=True, quiet=True)
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:

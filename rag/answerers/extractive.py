@@ -12,10 +12,9 @@ from rag.answerers import qtypes
 from rag.answerers.base import Answerer
 from rag.answerers.qtypes import TypeModel
 from rag.answerers.quoting import (
-    cite,
-    direct_answer,
-    figure_conflicts,
     figure_differs,
+    newest_first,
+    quoted_answer,
     sentence_amounts,
 )
 from rag.answers import Answer, Evidence
@@ -158,38 +157,13 @@ class ExtractiveAnswerer(Answerer):
             return self.abstain(evidence)
         notes: list[str] = []
         if langmod.asks_for_latest(evidence.question):
-            ranked, note = self._newest_first(ranked, evidence)
+            near = [c for c in ranked if c.score >= ranked[0].score - s.conflict_margin]
+            ranked, note = newest_first(near, ranked, evidence)
             notes.append(note)
         chosen = self._select(ranked, evidence)
         chosen += self._conflicting(ranked, chosen, evidence)
-        citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, start=1)]
-        quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         probs = self.asked_type_probabilities(evidence)
-        direct = direct_answer(citations, probs, evidence.question_lang)
-        return Answer(
-            f"{direct} {quotes}" if direct else quotes,
-            False,
-            citations,
-            question_lang=evidence.question_lang,
-            answerer=self.name,
-            conflicts=figure_conflicts(citations),
-            notes=notes,
-            direct=direct,
-        )
-
-    def _newest_first(
-        self, ranked: list[ScoredSentence], evidence: Evidence
-    ) -> tuple[list[ScoredSentence], str]:
-        """For "now / latest" questions: of the near-best sentences, lead with the one from the
-        most recently dated article, and say which date that is."""
-        near = [c for c in ranked if c.score >= ranked[0].score - self.settings.conflict_margin]
-        dated = [c for c in near if evidence.index.article(c.sentence.doc_id).date]
-        if not dated:
-            return ranked, "none of the matching articles is dated, so the newest cannot be told"
-        newest = max(dated, key=lambda c: (evidence.index.article(c.sentence.doc_id).date, c.score))
-        article = evidence.index.article(newest.sentence.doc_id)
-        reordered = [newest] + [c for c in ranked if c is not newest]
-        return reordered, f"newest source: {article.title} ({article.date})"
+        return quoted_answer(chosen, probs, evidence, self.name, notes)
 
     def _conflicting(
         self, ranked: list[ScoredSentence], chosen: list[ScoredSentence], evidence: Evidence

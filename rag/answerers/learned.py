@@ -18,10 +18,9 @@ from rag import lang as langmod
 from rag.answerers import scorer
 from rag.answerers.base import Answerer
 from rag.answerers.quoting import (
-    cite,
-    direct_answer,
-    figure_conflicts,
     figure_differs,
+    newest_first,
+    quoted_answer,
     sentence_amounts,
 )
 from rag.answerers.scorer import AnswerModel, Candidate, load_model
@@ -106,40 +105,12 @@ class LearnedAnswerer(Answerer):
         )  # fmt: skip
         notes: list[str] = []
         if langmod.asks_for_latest(evidence.question):
-            ranked, note = self._newest_first(ranked, pool, evidence)
+            floor = s.conflict_ratio * ranked[0].score
+            ranked, note = newest_first([c for c in pool if c.score >= floor], ranked, evidence)
             notes.append(note)
         chosen = ranked + self._conflicting(pool, ranked, evidence)
-        citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, 1)]
-        quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        direct = direct_answer(citations, context.type_probs, evidence.question_lang)
-        return Answer(
-            f"{direct} {quotes}" if direct else quotes,
-            False,
-            citations,
-            question_lang=evidence.question_lang,
-            answerer=self.name,
-            conflicts=figure_conflicts(citations),
-            notes=notes,
-            confidence=round(decision.confidence, 4),
-            direct=direct,
-        )
-
-    def _newest_first(
-        self, ranked: list[ScoredSentence], pool: list[ScoredSentence], evidence: Evidence
-    ) -> tuple[list[ScoredSentence], str]:
-        """For "now / latest" questions: of the near-best sentences, lead with the one from the
-        most recently dated article, and say which date that is."""
-        floor = self.settings.conflict_ratio * ranked[0].score
-        near = [c for c in pool if c.score >= floor]
-        dated = [c for c in near if evidence.index.article(c.sentence.doc_id).date]
-        if not dated:
-            return ranked, "none of the matching articles is dated, so the newest cannot be told"
-        newest = max(dated, key=lambda c: (evidence.index.article(c.sentence.doc_id).date, c.score))
-        article = evidence.index.article(newest.sentence.doc_id)
-        reordered = [newest] + [
-            c for c in ranked if c.sentence.sentence_id != newest.sentence.sentence_id
-        ]
-        return reordered, f"newest source: {article.title} ({article.date})"
+        confidence = round(decision.confidence, 4)
+        return quoted_answer(chosen, context.type_probs, evidence, self.name, notes, confidence)
 
     def _conflicting(
         self, pool: list[ScoredSentence], chosen: list[ScoredSentence], evidence: Evidence

@@ -3,14 +3,65 @@ and figures that the cited articles give differently. Shared by the extractive a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from rag import lang as langmod
 from rag.answerers import qtypes
-from rag.answers import Citation, Evidence
+from rag.answers import Answer, Citation, Evidence
 from rag.checks.figures import Figure, extract
 from rag.stores.base import Sentence
+
+
+class Quoted(Protocol):
+    """A candidate sentence with the score its answerer ranks it by."""
+
+    @property
+    def sentence(self) -> Sentence: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+Q = TypeVar("Q", bound=Quoted)
+
+
+def quoted_answer(
+    chosen: Sequence[Quoted],
+    type_probs: Mapping[str, float],
+    evidence: Evidence,
+    answerer: str,
+    notes: list[str],
+    confidence: float | None = None,
+) -> Answer:
+    """The answer quoting `chosen`, each sentence cited, led by the direct answer when the
+    question asks for a figure."""
+    citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, start=1)]
+    quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    direct = direct_answer(citations, type_probs, evidence.question_lang)
+    return Answer(
+        f"{direct} {quotes}" if direct else quotes,
+        False,
+        citations,
+        question_lang=evidence.question_lang,
+        answerer=answerer,
+        conflicts=figure_conflicts(citations),
+        notes=notes,
+        confidence=confidence,
+        direct=direct,
+    )
+
+
+def newest_first(near: Sequence[Q], ranked: list[Q], evidence: Evidence) -> tuple[list[Q], str]:
+    """For "now / latest" questions: of the `near`-best sentences, lead with the one from the
+    most recently dated article, and say which date that is."""
+    dated = [c for c in near if evidence.index.article(c.sentence.doc_id).date]
+    if not dated:
+        return ranked, "none of the matching articles is dated, so the newest cannot be told"
+    newest = max(dated, key=lambda c: (evidence.index.article(c.sentence.doc_id).date, c.score))
+    article = evidence.index.article(newest.sentence.doc_id)
+    rest = [c for c in ranked if c.sentence.sentence_id != newest.sentence.sentence_id]
+    return [newest, *rest], f"newest source: {article.title} ({article.date})"
 
 
 def cite(n: int, sentence: Sentence, evidence: Evidence) -> Citation:

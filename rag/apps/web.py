@@ -353,11 +353,9 @@ def create_app(backend: ChatBackend) -> Any:
     """The page, not launched: tests and deployments launch it their own way."""
     import gradio as gr
 
-    langs = [ANY, *backend.rag().index.langs]
-    articles = [
-        (f"{doc_id}: {backend.rag().index.article(doc_id).title[:60]}", doc_id)
-        for doc_id in backend.rag().index.doc_ids()
-    ]
+    index = backend.rag().index
+    langs = [ANY, *index.langs]
+    articles = [(f"{d}: {index.article(d).title[:60]}", d) for d in index.doc_ids()]
     with gr.Blocks(title="News Q&A with citations", analytics_enabled=False) as app:
         gr.Markdown(
             "## News Q&A with citations\nAsk in any language. Every claim cites the exact "
@@ -492,9 +490,10 @@ def _articles_tab(backend: ChatBackend, docs_filter: Any) -> None:
     complete."""
     import gradio as gr
 
+    rows = _article_rows(backend)
     with gr.Tab("Articles"):
         table = gr.Dataframe(
-            _article_rows(backend), headers=ARTICLE_COLUMNS, interactive=False,
+            rows, headers=ARTICLE_COLUMNS, interactive=False,
             label="Indexed articles",
         )  # fmt: skip
         files = gr.File(
@@ -503,9 +502,7 @@ def _articles_tab(backend: ChatBackend, docs_filter: Any) -> None:
         )  # fmt: skip
         add = gr.Button("Add to the index", variant="primary")
         with gr.Row():
-            doomed = gr.Dropdown(
-                [r[0] for r in _article_rows(backend)], label="Remove an article", scale=3
-            )
+            doomed = gr.Dropdown([r[0] for r in rows], label="Remove an article", scale=3)
             remove = gr.Button("Remove", variant="stop")
         status = gr.Markdown()
 

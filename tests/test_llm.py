@@ -221,18 +221,21 @@ def test_unreachable_server_and_missing_key_are_one_line_errors(seed_index_copy:
 def test_chat_page_falls_back_to_extractive_answers_with_a_notice(
     seed_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.apps.web import ChatBackend
+    from rag.apps.backend import ChatBackend
+    from rag.apps.web import respond
 
     monkeypatch.setenv("RAG_LLM_BASE_URL", f"http://127.0.0.1:{_closed_port()}/v1")
     monkeypatch.setenv("RAG_LLM_RETRIES", "0")
-    *_, last = ChatBackend(seed_index, "openai").respond("Wie viele H200-Einheiten will "
-                                                         "Alibaba abnehmen?", [])  # fmt: skip
+    *_, last = respond(
+        ChatBackend(seed_index, "openai"), "Wie viele H200-Einheiten will Alibaba abnehmen?"
+    )
     assert last.startswith("⚠️ The LLM failed (cannot reach the LLM server")
     assert "200.000" in last and "[1] Alibaba im Aufwind" in last
     monkeypatch.delenv("RAG_LLM_BASE_URL")
     monkeypatch.setenv("OPENAI_API_KEY", "")
-    *_, last = ChatBackend(seed_index, "openai").respond("Wie viele H200-Einheiten will "
-                                                         "Alibaba abnehmen?", [])  # fmt: skip
+    *_, last = respond(
+        ChatBackend(seed_index, "openai"), "Wie viele H200-Einheiten will Alibaba abnehmen?"
+    )
     assert last.startswith("⚠️ The LLM is not available (no API key") and "200.000" in last
 
 

@@ -12,23 +12,17 @@ from __future__ import annotations
 import argparse
 import html
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rag.answerers.base import Answerer
-from rag.answerers.registry import get_answerer
 from rag.answers import Answer
+from rag.apps.backend import ANY, Ask, ChatBackend
 from rag.config import Settings
 from rag.conversation import resolve_follow_up
 from rag.errors import InputError, RagError
-from rag.feedback import FeedbackStore, feedback_path
-from rag.library import AddReport, LiveRAG, Progress, add_files, list_articles, remove_article
-from rag.present import AnswerView, SourceView, present
-from rag.service import RAG
-from rag.stores.base import Filters
+from rag.library import AddReport
+from rag.present import AnswerView, SourceView
 
 EXAMPLES = [
     "How many Nvidia chips are Alibaba and ByteDance ready to order?",
@@ -37,9 +31,7 @@ EXAMPLES = [
     "美国将从H200芯片出口中收取多少分成？",
 ]
 WORKING = "_Searching the articles…_"
-ANY = "any"
 CONTEXT_CHARS = 160  # of the surrounding paragraph, each side of the quote, in text renderings
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CITE = re.compile(r"\[(\d+)\]")
 
 # System fonts only: the default theme would fetch Google Fonts, and the page must work offline.
@@ -166,139 +158,27 @@ def _source_html(s: SourceView) -> str:
     )
 
 
-# ------------------------------------------------------------------ the backend
+def answerer_choices(backend: ChatBackend) -> list[tuple[str, str]]:
+    """The answerer dropdown: each registered answerer, the LLM named with where it runs."""
+    llm = backend.settings.llm
+    where = llm.base_url or "api.openai.com"
+    return [
+        ("extractive (offline, quotes the articles)", "extractive"),
+        ("learned (XQuAD-fitted scorer)", "learned"),
+        (f"LLM: {llm.model} at {where}", "openai"),
+    ]
 
 
-@dataclass(frozen=True)
-class Ask:
-    """One question as the page's controls shape it."""
-
-    answerer: str = ""
-    sources: int = 0  # 0: the configured number
-    lang: str = ANY
-    since: str = ""
-    until: str = ""
-    doc_ids: tuple[str, ...] = ()
-
-    def filters(self) -> Filters | None:
-        for name, value in (("from", self.since), ("until", self.until)):
-            if value and not _DATE.fullmatch(value.strip()):
-                raise InputError(f"the date {name} must look like 2026-01-31, not {value!r}")
-        filters = Filters(
-            lang=None if self.lang in ("", ANY) else self.lang,
-            date_from=self.since.strip() or None,
-            date_to=self.until.strip() or None,
-            doc_ids=frozenset(self.doc_ids),
-        )
-        return filters if filters.active() else None
-
-
-class ChatBackend:
-    """Loads the index once, answers for every session, and turns failures into messages.
-
-    Answerers come from the registry with the configured fallbacks, so when the LLM cannot be
-    used the fallback answers and the answer says why; the page itself decides nothing.
-    """
-
-    def __init__(
-        self,
-        index_dir: Path | None = None,
-        answerer: str | None = None,
-        settings: Settings | None = None,
-    ) -> None:
-        self.settings = settings or Settings.from_env()
-        self.index_dir = index_dir
-        self.answerer_name = answerer or self.settings.answerer
-        self._live: LiveRAG | None = None
-        self._answerers: dict[str, Answerer] = {}
-        self._lock = threading.Lock()
-
-    def rag(self) -> RAG:
-        """The RAG on the index's current version: a page that adds or removes articles keeps
-        answering from the old version until the new one is complete, then swaps."""
-        with self._lock:
-            if self._live is None:
-                answerer = self._answerer(self.answerer_name)
-                rag = RAG.open_or_build(self.index_dir, answerer=answerer, settings=self.settings)
-                self._live = LiveRAG(rag)
-            return self._live.rag
-
-    @property
-    def index_path(self) -> Path:
-        return self.index_dir or self.settings.index_dir
-
-    # ------------------------------------------------------------ articles and feedback
-
-    def articles(self) -> list[dict[str, Any]]:
-        return list_articles(self.rag().index)
-
-    def add_articles(
-        self, paths: list[Path], names: dict[Path, str], progress: Progress | None = None
-    ) -> AddReport:
-        settings = replace(self.settings, index_dir=self.index_path)
-        report = add_files(settings, paths, progress, names)
-        self._reload()
-        return report
-
-    def remove_article(self, doc_id: str) -> None:
-        remove_article(replace(self.settings, index_dir=self.index_path), doc_id)
-        self._reload()
-
-    def _reload(self) -> None:
-        self.rag()
-        assert self._live is not None
-        self._live.reload_if_changed()
-
-    def feedback(self, record: dict[str, Any] | None, verdict: str, comment: str = "") -> int:
-        """Store a reader's verdict on an answer beside the index."""
-        if not record:
-            raise InputError("ask a question first, then rate its answer")
-        store = FeedbackStore(feedback_path(self.index_path))
-        return store.record(record["question"], record["answer"], verdict, comment)
-
-    def _answerer(self, name: str) -> Answerer:
-        if name not in self._answerers:
-            self._answerers[name] = get_answerer(name, self.settings.fallbacks, self.settings)
-        return self._answerers[name]
-
-    def answerer_choices(self) -> list[tuple[str, str]]:
-        llm = self.settings.llm
-        where = llm.base_url or "api.openai.com"
-        return [
-            ("extractive (offline, quotes the articles)", "extractive"),
-            ("learned (XQuAD-fitted scorer)", "learned"),
-            (f"LLM: {llm.model} at {where}", "openai"),
-        ]
-
-    def ask_stream(self, question: str, ask: Ask | None = None) -> Iterator[str | Answer]:
-        """Answer text as it comes, then the Answer; `ask` carries the page's controls."""
-        ask = ask or Ask()
-        rag = self.rag()
-        answerer = self._answerer(ask.answerer) if ask.answerer else None
-        yield from rag.ask_stream(question, ask.filters(), answerer, ask.sources or None)
-
-    def view(self, answer: Answer) -> AnswerView:
-        return present(answer, self.rag().index.article)
-
-    def respond(self, message: str, history: list[Any]) -> Iterator[str]:
-        """Text only (the `/chat` API and simple clients): progress, then the cited answer."""
-        yield WORKING
-        try:
-            for event in self.ask_stream(message):
-                if isinstance(event, Answer):
-                    yield render_text(self.view(event))
-                    return
-        except RagError as err:
-            yield f"⚠️ {err}"
-
-    def ask_json(self, question: str, answerer: str = "", sources: int = 0) -> dict[str, Any]:
-        """The full answer, the same JSON as `rag ask --json`."""
-        answer = self.rag().ask(
-            question,
-            answerer=self._answerer(answerer) if answerer else None,
-            sources=sources or None,
-        )
-        return answer.to_dict()
+def respond(backend: ChatBackend, message: str) -> Iterator[str]:
+    """Text only (the `/chat` API and simple clients): progress, then the cited answer."""
+    yield WORKING
+    try:
+        for event in backend.ask_stream(message):
+            if isinstance(event, Answer):
+                yield render_text(backend.view(event))
+                return
+    except RagError as err:
+        yield f"⚠️ {err}"
 
 
 def render_text(view: AnswerView) -> str:
@@ -380,7 +260,7 @@ def create_app(backend: ChatBackend) -> Any:
                 feedback_status = gr.Markdown()
                 with gr.Accordion("Controls", open=False):
                     answerer = gr.Dropdown(
-                        backend.answerer_choices(), value=backend.answerer_name,
+                        answerer_choices(backend), value=backend.answerer_name,
                         label="Answerer", elem_id="answerer",
                     )  # fmt: skip
                     sources = gr.Slider(
@@ -441,7 +321,7 @@ def create_app(backend: ChatBackend) -> Any:
 
         def chat_api(message: str) -> str:
             """The cited answer as plain text."""
-            *_, final = backend.respond(message, [])
+            *_, final = respond(backend, message)
             return final
 
         def ask_api(question: str, answerer: str = "", sources: int = 0) -> dict[str, Any]:

@@ -155,6 +155,76 @@ class StoreSettings:
     sentence_scan_limit: int = 100_000
 
 
+SLACK_API = "https://slack.com/api/"
+COMMAND_RESPONSES = ("in_channel", "ephemeral")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """The Slack app's credentials and how the bot answers (SLACK_* variables).
+
+    HTTP mode needs the bot token and the signing secret; Socket Mode needs the bot token and
+    the app-level token. `api_base_url` exists so tests can point the Web API client at a
+    server of their own.
+    """
+
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_base_url: str = SLACK_API
+    command: str = "/news"
+    command_response: str = "in_channel"  # or "ephemeral": who sees a slash command's answer
+    update_interval_s: float = 1.0  # a streamed answer edits its message at most this often
+    port: int = 3000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackSettings:
+        """SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_BASE_URL,
+        SLACK_COMMAND, SLACK_COMMAND_RESPONSE, SLACK_PORT."""
+        env = os.environ if env is None else env
+        base = env.get("SLACK_API_BASE_URL") or SLACK_API
+        port = env.get("SLACK_PORT") or "3000"
+        if not port.isdigit():
+            raise ConfigError(f"SLACK_PORT must be a port number, not {port!r}")
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            app_token=env.get("SLACK_APP_TOKEN") or None,
+            api_base_url=base if base.endswith("/") else base + "/",
+            command=env.get("SLACK_COMMAND") or "/news",
+            command_response=(env.get("SLACK_COMMAND_RESPONSE") or "in_channel").strip(),
+            port=int(port),
+        )
+
+    def check(self, socket_mode: bool) -> None:
+        """Name every credential the chosen mode lacks, and any setting that is malformed."""
+        needed = {"SLACK_BOT_TOKEN": self.bot_token}
+        if socket_mode:
+            needed["SLACK_APP_TOKEN"] = self.app_token
+        else:
+            needed["SLACK_SIGNING_SECRET"] = self.signing_secret
+        missing = [name for name, value in needed.items() if not value]
+        mode = "Socket Mode (--socket)" if socket_mode else "HTTP mode"
+        if missing:
+            raise ConfigError(
+                f"rag slack in {mode} needs {', '.join(needed)}; missing: {', '.join(missing)} "
+                "(see README, 'Slack bot', for where each comes from)"
+            )
+        if socket_mode and not str(self.app_token).startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
+        if not urlparse(self.api_base_url).scheme.startswith("http"):
+            raise ConfigError(
+                f"SLACK_API_BASE_URL must be an http(s) URL, not {self.api_base_url!r}"
+            )
+        if self.command_response not in COMMAND_RESPONSES:
+            raise ConfigError(
+                f"SLACK_COMMAND_RESPONSE must be in_channel or ephemeral, "
+                f"not {self.command_response!r}"
+            )
+        if not self.command.startswith("/"):
+            raise ConfigError(f"SLACK_COMMAND must start with /, not {self.command!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults a fresh clone runs with."""
@@ -172,11 +242,13 @@ class Settings:
     learned: LearnedSettings = field(default_factory=LearnedSettings)
     store_kind: str = "faiss_bm25"  # a name in rag/stores/registry.py
     store: StoreSettings = field(default_factory=StoreSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """RAG_INDEX, RAG_CORPUS, RAG_STORE, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT,
-        RAG_WEB_AUTH and the RAG_LLM_* / OPENAI_* variables of `LLMSettings`."""
+        RAG_WEB_AUTH, the RAG_LLM_* / OPENAI_* variables of `LLMSettings` and the SLACK_*
+        variables of `SlackSettings`."""
         env = os.environ if env is None else env
         port = env.get("PORT") or "7860"
         if not port.isdigit():
@@ -191,6 +263,7 @@ class Settings:
             port=int(port),
             web_auth=env.get("RAG_WEB_AUTH") or None,
             llm=LLMSettings.from_env(env),
+            slack=SlackSettings.from_env(env),
         )
 
 

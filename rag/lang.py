@@ -109,6 +109,35 @@ def not_mentioned_message(lang: str, names: list[str]) -> str:
     return template.format(names=joiner.join(names))
 
 
+# What a chat front end says while it works, and when an answer failed on its side.
+_WORKING = {
+    "en": "Searching the articles…",
+    "es": "Buscando en los artículos…",
+    "de": "Ich durchsuche die Artikel…",
+    "zh": "正在检索文章……",
+    "fr": "Recherche dans les articles…",
+}
+_APOLOGY = {
+    "en": "Sorry, I could not answer this: something went wrong on my side. It has been "
+    "logged; please try again in a moment.",
+    "es": "Lo siento, no he podido responder: algo ha fallado por mi parte. Ha quedado "
+    "registrado; inténtalo de nuevo en un momento.",
+    "de": "Entschuldigung, das konnte ich nicht beantworten: Bei mir ist etwas schiefgegangen. "
+    "Es wurde protokolliert; bitte versuche es gleich noch einmal.",
+    "zh": "抱歉，我没能回答这个问题：我这边出了错误，已记录在案，请稍后再试。",
+    "fr": "Désolé, je n'ai pas pu répondre : une erreur s'est produite de mon côté. Elle a été "
+    "enregistrée ; réessayez dans un instant.",
+}
+
+
+def working_message(lang: str) -> str:
+    return _WORKING.get(lang, _WORKING[DEFAULT_LANG])
+
+
+def apology_message(lang: str) -> str:
+    return _APOLOGY.get(lang, _APOLOGY[DEFAULT_LANG])
+
+
 # The short direct answer that leads: the value(s) with their citations, in the question's
 # language; other languages get the English frame.
 _ANSWER_FRAME = {

@@ -120,6 +120,22 @@ def _parser() -> argparse.ArgumentParser:
     info = with_index(sub.add_parser("info", help="what the index holds and how it was built"))
     info.add_argument("--json", action="store_true")
 
+    slack = with_index(sub.add_parser("slack", help="serve the Slack bot (HTTP or Socket Mode)"))
+    slack.add_argument("--socket", action="store_true", help="Socket Mode (SLACK_APP_TOKEN)")
+    slack.add_argument("--host", default="127.0.0.1", help="HTTP mode: default 127.0.0.1")
+    slack.add_argument(
+        "--port", type=int, default=None, help="HTTP mode: default SLACK_PORT or 3000"
+    )
+    slack.add_argument(
+        "--llm", default=None, help="extractive, learned or openai (default RAG_LLM)"
+    )
+    slack.add_argument(
+        "--command-response",
+        choices=("in_channel", "ephemeral"),
+        default=None,
+        help="who sees a slash command's answer: the channel (default) or only the asker",
+    )
+
     feedback = sub.add_parser("feedback", help="readers' 👍/👎 on answers, kept beside the index")
     feedbacks = feedback.add_subparsers(dest="feedback", required=True)
     export = with_index(
@@ -556,6 +572,12 @@ def cmd_info(args: argparse.Namespace) -> None:
               f"{a['chunks']:3} chunks  {a['title'][:70]}")  # fmt: skip
 
 
+def cmd_slack(args: argparse.Namespace) -> None:
+    from rag.apps import slack
+
+    slack.run(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -566,6 +588,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "remove": cmd_remove,
     "info": cmd_info,
     "feedback": cmd_feedback,
+    "slack": cmd_slack,
 }
 
 

@@ -155,6 +155,21 @@ class StoreSettings:
     sentence_scan_limit: int = 100_000
 
 
+@dataclass(frozen=True)
+class InputLimits:
+    """How much input one request may bring; past these the user gets a reason, not a hang.
+
+    A question of 2,000 characters is a long paragraph; past it the input is a pasted article,
+    not a question. A news article is well under 1 MB; 32 MB still takes a JSONL export of a
+    few thousand articles, which is read whole into memory and scanned for its encoding. The
+    page's upload takes 50 files at a time, a folder's worth, each embedded before the page
+    answers again."""
+
+    max_question_chars: int = 2000
+    max_file_bytes: int = 32_000_000
+    max_upload_files: int = 50
+
+
 SLACK_API = "https://slack.com/api/"
 COMMAND_RESPONSES = ("in_channel", "ephemeral")
 
@@ -243,6 +258,7 @@ class Settings:
     store_kind: str = "faiss_bm25"  # a name in rag/stores/registry.py
     store: StoreSettings = field(default_factory=StoreSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
+    limits: InputLimits = field(default_factory=InputLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -201,3 +201,44 @@ _INTERROGATIVES = re.compile(
 def without_interrogatives(question: str) -> str:
     """The question's content words: what must be found in the articles for it to be answerable."""
     return _INTERROGATIVES.sub(" ", question)
+
+
+# The scripts each article language is written in; a language not listed is written in Latin.
+_LANG_SCRIPTS = {
+    "zh": {"Han"}, "ja": {"Han", "Kana"}, "ko": {"Hangul", "Han"}, "ru": {"Cyrillic"},
+    "uk": {"Cyrillic"}, "bg": {"Cyrillic"}, "sr": {"Cyrillic", "Latin"}, "el": {"Greek"},
+    "ar": {"Arabic"}, "fa": {"Arabic"}, "ur": {"Arabic"}, "he": {"Hebrew"}, "th": {"Thai"},
+    "hi": {"Devanagari"}, "mr": {"Devanagari"}, "bn": {"Bengali"}, "ta": {"Tamil"},
+}  # fmt: skip
+# Unicode names' first word, where it is not the script's own name.
+_NAME_SCRIPTS = {"CJK": "Han", "HIRAGANA": "Kana", "KATAKANA": "Kana", "FULLWIDTH": "Latin"}
+_SCRIPT_LANGUAGES = {
+    "Hangul": "Korean", "Kana": "Japanese", "Thai": "Thai", "Arabic": "Arabic",
+    "Hebrew": "Hebrew", "Greek": "Greek", "Cyrillic": "Russian or another Cyrillic language",
+    "Devanagari": "Hindi or another Devanagari language", "Han": "Chinese", "Latin": "English",
+}  # fmt: skip
+
+
+def script_of(ch: str) -> str:
+    """The script a letter belongs to, from its Unicode name ('Latin', 'Han', 'Hangul', ...)."""
+    import unicodedata
+
+    word = unicodedata.name(ch, "UNKNOWN").split()[0]
+    return _NAME_SCRIPTS.get(word, word.title())
+
+
+def unreadable_script(question: str, article_langs: tuple[str, ...]) -> str | None:
+    """The language a question is written in when most of its letters are in a script none of
+    the articles use (a Korean question over en/de/zh articles), else None. Retrieval and
+    the answerers match words and are measured only in the articles' languages; such a
+    question would get an answer from noise or an abstention that wrongly says the articles
+    are silent."""
+    if not article_langs:
+        return None
+    readable = set().union(*(_LANG_SCRIPTS.get(lang, {"Latin"}) for lang in article_langs))
+    scripts = [script_of(ch) for ch in question if _LETTER.match(ch)]
+    foreign = [s for s in scripts if s not in readable]
+    if not scripts or len(foreign) * 2 <= len(scripts):
+        return None
+    main = max(set(foreign), key=foreign.count)
+    return _SCRIPT_LANGUAGES.get(main, f"{main} script")

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rag.config import Settings
+from rag.config import InputLimits, Settings
 from rag.errors import InputError, RagError
-from rag.ingest.corpus import Article, load_file
+from rag.ingest.corpus import Article, Deduplicator, Loaded, load_file
 from rag.service import RAG
 from rag.stores.base import IngestReport, Store
 from rag.stores.registry import get_store, live_version, open_store
@@ -97,7 +97,9 @@ class AddReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    # (file name, reason): each file refused, and each JSON line or duplicate left out of one
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # file name -> how it was read
     total_documents: int | None = None  # None: the index was not written
     total_chunks: int | None = None
 
@@ -116,9 +118,11 @@ def add_files(
     """Add or update the articles in `paths` in the index (`target`: settings, or the index
     folder with default settings); a new index is started if there is none.
 
-    Each file is loaded on its own, so a bad one (binary, empty, unsupported type, broken
-    JSON, a doc id another file of the batch already has) is reported in `rejected` and the
-    others still go in. `progress(fraction, message)` hears of each step.
+    Each file is loaded on its own, so a bad one (binary, empty, too large, unsupported type,
+    broken JSON) is reported in `rejected` and the others still go in; so is each broken JSON
+    line of a file whose other lines go in, and each article whose text the batch already has
+    or whose doc id another file of the batch took. More than `limits.max_upload_files` files
+    is refused as a whole. `progress(fraction, message)` hears of each step.
 
     Doc ids come from the file as `rag ingest` takes them: an `id` in the file (front matter,
     JSON field) wins, else the file name's stem. Uploads live under temporary names, so pass
@@ -130,32 +134,38 @@ def add_files(
     """
     say = progress or (lambda fraction, message: None)
     settings = _settings(target)
+    if len(paths) > settings.limits.max_upload_files:
+        raise InputError(
+            f"{len(paths)} files at once; add at most {settings.limits.max_upload_files} at a "
+            "time (nothing was added)"
+        )
     report = AddReport()
-    accepted: dict[str, tuple[Article, str]] = {}
+    accepted: list[Article] = []
+    seen = Deduplicator()
     for n, path in enumerate(paths):
         path = Path(path)
         name = _upload_name(path, (names or {}).get(path))
         say(0.5 * n / max(1, len(paths)), f"reading {name}")
         try:
-            articles = _load(path, name)
+            loaded = _load(path, name, settings.limits)
         except RagError as err:
             report.rejected.append((name, str(err)))
             continue
-        clash = next((a.doc_id for a in articles if a.doc_id in accepted), None)
-        if clash is not None:
-            report.rejected.append(
-                (name, f"duplicate document id {clash!r}: {accepted[clash][1]} has it too; "
-                 "rename one file or give it an 'id'")
-            )  # fmt: skip
-            continue
-        accepted.update((a.doc_id, (a, name)) for a in articles)
+        report.rejected += [(name, reason) for reason in loaded.skipped]
+        report.encodings.update(loaded.encodings)
+        for article in loaded.articles:
+            refusal = seen.refusal(article)
+            if refusal is None:
+                accepted.append(article)
+            else:
+                report.rejected.append((name, refusal))
     if not accepted:
         say(1.0, "nothing to add")
         return report
     say(0.5, f"embedding {len(accepted)} article(s)")
     with _writing(settings.index_dir):
         store = get_store(settings.store_kind, settings.index_dir, tuning=settings.store)
-        result = store.upsert([a for a, _ in accepted.values()], progress=False)
+        result = store.upsert(accepted, progress=False)
     report.added, report.updated, report.unchanged = result.added, result.updated, result.unchanged
     report.total_documents, report.total_chunks = result.total_documents, result.total_chunks
     say(1.0, f"{len(report.added)} added, {len(report.updated)} updated")
@@ -179,28 +189,31 @@ def _upload_name(path: Path, given: str | None) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def _load(path: Path, name: str) -> list[Article]:
+def _load(path: Path, name: str, limits: InputLimits) -> Loaded:
     """The file's articles as if it were named `name`; a refusal is an InputError whose
-    one-line reason names `name`, not a temporary path."""
+    one-line reason names `name`, not a temporary path, and so are the reasons in `skipped`."""
     if name == path.name:
-        return _load_as(path, name)
+        return _load_as(path, name, limits)
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as folder:
         copy = Path(folder) / name
         try:
             shutil.copyfile(path, copy)
         except OSError as err:
             raise InputError(f"{name}: cannot read the file: {err.strerror or err}") from None
-        articles = _load_as(copy, name)
-    for article in articles:  # `x.jsonl:3` rather than the copy's path
-        article.source = article.source.replace(str(copy), name)
-    return articles
+        return _load_as(copy, name, limits)
 
 
-def _load_as(path: Path, name: str) -> list[Article]:
+def _load_as(path: Path, name: str, limits: InputLimits) -> Loaded:
     try:
-        return load_file(path)
+        loaded = load_file(path, limits)
     except RagError as err:
         raise InputError(_one_line(str(err).replace(str(path), name))) from None
+    loaded.skipped = [_one_line(reason.replace(str(path), name)) for reason in loaded.skipped]
+    for article in loaded.articles:  # `x.jsonl:3`, not the server's temporary path
+        article.source = article.source.replace(str(path), name)
+    if loaded.encodings:  # one file: one encoding
+        loaded.encodings = {name: next(iter(loaded.encodings.values()))}
+    return loaded
 
 
 def _one_line(message: str) -> str:

@@ -4,6 +4,7 @@ the question, search, answer, check the figures; `ask_stream` is the one generat
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,15 +17,13 @@ from rag.answerers.registry import get_answerer
 from rag.answers import Answer, Evidence
 from rag.checks.citations import sentence_support
 from rag.checks.verify import drop_unverified_figures
-from rag.config import Settings
+from rag.config import InputLimits, Settings
 from rag.embedders import Embedder, get_embedder
 from rag.errors import IndexUnavailable, InputError
-from rag.ingest.corpus import load_articles
+from rag.ingest.corpus import load_batch
 from rag.retrieval.hybrid import Hit, scope_of, search
 from rag.stores.base import Filters, Store
 from rag.stores.registry import get_store, open_store, store_exists
-
-MAX_QUESTION_CHARS = 2000
 
 
 @contextmanager
@@ -36,15 +35,48 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000
 
 
-def check_question(question: str) -> str:
-    question = " ".join(question.split())
+_EXAMPLE = "e.g. rag ask 'Who may buy the H200?'"
+
+
+def check_question(question: str, limits: InputLimits | None = None) -> str:
+    """The question with its whitespace collapsed and invisible characters dropped; an
+    InputError saying what to do when it is empty, too long, or has no words at all (only
+    emoji, punctuation or control characters), since any answer to it would be noise."""
+    limits = limits or InputLimits()
+    if len(question) > limits.max_question_chars * 4:  # not worth cleaning what will be refused
+        raise InputError(_too_long(len(question), limits))
+    has_chars = bool(question.strip())
+    words = ("".join(ch for ch in w if unicodedata.category(ch) not in ("Cc", "Cf"))
+             for w in question.split())  # fmt: skip
+    question = " ".join(w for w in words if w)
     if not question:
+        what = "holds only control characters" if has_chars else "is empty"
+        raise InputError(f"the question {what}: ask something, {_EXAMPLE}")
+    if len(question) > limits.max_question_chars:
+        raise InputError(_too_long(len(question), limits))
+    if not any(ch.isalnum() for ch in question):
         raise InputError(
-            "the question is empty: ask something, e.g. rag ask 'Who may buy the H200?'"
+            f"the question has no words, only symbols, emoji or punctuation: ask in words, {_EXAMPLE}"
         )
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InputError(f"the question is {len(question)} characters long; keep it under 2000")
     return question
+
+
+def _too_long(chars: int, limits: InputLimits) -> str:
+    return (
+        f"the question is {chars} characters long; keep it under {limits.max_question_chars} "
+        "(ask about one thing at a time)"
+    )
+
+
+def check_script(question: str, article_langs: tuple[str, ...]) -> None:
+    """Refuse a question written in a script none of the articles use, naming their languages:
+    better than an answer from noise, or an abstention claiming the articles are silent."""
+    language = langmod.unreadable_script(question, article_langs)
+    if language is not None:
+        raise InputError(
+            f"the articles are in {', '.join(article_langs)}; I cannot read questions in "
+            f"{language}: ask in one of those languages"
+        )
 
 
 @dataclass
@@ -125,13 +157,26 @@ class RAG:
                 )
             if on_build is not None:
                 on_build(f"no index at {index_dir} yet: building it from {corpus_dir}/ ...")
-            articles = load_articles([corpus_dir])
+            batch = load_batch([corpus_dir], settings.limits)
+            for reason in batch.skipped:
+                if on_build is not None:
+                    on_build(f"skipped {reason}")
+            if not batch.articles:
+                raise IndexUnavailable(
+                    f"no index at {index_dir}, and nothing usable in {corpus_dir} to build one"
+                )
             new = get_store(settings.store_kind, index_dir, embedder, tuning=settings.store)
-            new.upsert(articles, progress=True)
+            new.upsert(batch.articles, progress=True)
         return cls(index_dir, embedder=embedder, answerer=answerer, settings=settings)
 
+    def check(self, question: str) -> str:
+        """The question as it will be asked, or an InputError saying why it cannot be."""
+        question = check_question(question, self.settings.limits)
+        check_script(question, self.index.langs)
+        return question
+
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> SearchResult:
-        query = check_question(query)
+        query = self.check(query)
         if k < 1:
             raise InputError(f"-k must be at least 1, not {k}")
         timings: dict[str, float] = {}
@@ -166,7 +211,7 @@ class RAG:
         several answerers on one index, a page's answerer menu); `sources`, how many chunks
         it is given."""
         answerer = answerer or self.answerer
-        question = check_question(question)
+        question = self.check(question)
         timings: dict[str, float] = {}
         with _timed(timings, "embed"):
             vector = self.embedder.embed_query(question)

@@ -42,7 +42,7 @@ def test_txt_without_sidecar_gets_title_date_and_language(tmp_path: Path) -> Non
         "Share this article\n2026-02-03\nDie Regierung genehmigt den Export\n\nDie Aktie stieg deutlich, "
         "nachdem die Regierung den Export der Chips genehmigt hatte.",
     )
-    (article,) = corpus.load_file(path)
+    (article,) = corpus.load_file(path).articles
     assert article.doc_id == "art"
     assert article.lang == "de"
     assert article.date == "2026-02-03"
@@ -56,7 +56,7 @@ def test_markdown_front_matter(tmp_path: Path) -> None:
         "---\ntitle: Chip news\ndate: 2026-01-05\nlang: en\noutlet: Example Times\n---\n"
         "# Chip news\n\nNvidia may sell the H200 in China.",
     )
-    (article,) = corpus.load_file(path)
+    (article,) = corpus.load_file(path).articles
     assert (article.title, article.date, article.lang, article.outlet) == (
         "Chip news",
         "2026-01-05",
@@ -76,7 +76,7 @@ def test_html_article_extracts_text_and_metadata(tmp_path: Path) -> None:
         "<footer>Comparte este artículo</footer></body></html>"
     )
     path = write_article(tmp_path, "page.html", html)
-    (article,) = corpus.load_file(path)
+    (article,) = corpus.load_file(path).articles
     assert article.title == "Alibaba sube" and article.lang == "es"
     assert article.date == "2026-01-09"
     assert "subieron un 4,8 %" in article.text
@@ -90,7 +90,10 @@ def test_json_and_jsonl_hold_many_articles(tmp_path: Path) -> None:
     ]
     (tmp_path / "many.json").write_text(json.dumps(items), encoding="utf-8")
     (tmp_path / "more.jsonl").write_text(
-        "\n".join(json.dumps({**i, "id": i["id"] + "b"}) for i in items), encoding="utf-8"
+        "\n".join(
+            json.dumps({**i, "id": i["id"] + "b", "text": i["text"] + " More."}) for i in items
+        ),
+        encoding="utf-8",
     )
     articles = corpus.load_articles([tmp_path])
     assert sorted(a.doc_id for a in articles) == ["a1", "a1b", "a2", "a2b"]
@@ -101,7 +104,7 @@ def test_json_and_jsonl_hold_many_articles(tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("bin.txt", b"\x00\x01\x02binary", "binary file"),
-        ("latin.txt", "café".encode("latin-1"), "not valid UTF-8"),
+        ("random.txt", bytes(range(1, 32)) * 20, "binary file"),
         ("bad.json", b"{not json", "not valid JSON"),
         ("notext.jsonl", b'{"id": "x", "title": "no text"}', "missing 'text'"),
         ("empty.txt", b"   \n", "has no text"),

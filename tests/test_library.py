@@ -75,7 +75,7 @@ def test_add_cite_remove_and_reload(seed_index_copy: Path, tmp_path: Path) -> No
     rejected = dict(report.rejected)
     assert set(rejected) == {"photo.txt", "empty.md"}
     assert rejected["photo.txt"] == (
-        "photo.txt is a binary file, not an article (expected text, HTML or JSON)"
+        "photo.txt is a binary file (a PNG image), not an article (expected text, HTML or JSON)"
     )
     assert rejected["empty.md"] == "empty.md: the article has no text"
     assert all("tmp" not in reason for reason in rejected.values())

@@ -42,7 +42,7 @@ def test_headlines_without_full_stop_are_their_own_sentence() -> None:
 
 @pytest.mark.parametrize("path", sorted(SEED_CORPUS.glob("*.txt")), ids=lambda p: p.stem[:3])
 def test_offsets_round_trip_on_every_seed_article(path: Path) -> None:
-    (article,) = corpus.load_file(path)
+    (article,) = corpus.load_file(path).articles
     clean = text.CleanText.build(article.text, article.junk)
     sentences = text.split_sentences(clean, article.lang)
     assert len(sentences) > 10

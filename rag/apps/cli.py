@@ -226,25 +226,40 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
+    """Everything usable goes in; each file, line or duplicate left out is one `rag: skipped`
+    line on stderr with its reason, and each file not in UTF-8 a `rag: note` naming how it was
+    read. Nothing usable at all is an error (exit 1) and leaves the index as it was."""
     from rag.config import ChunkingSettings
-    from rag.ingest.corpus import load_articles
+    from rag.ingest.corpus import load_batch
     from rag.stores.registry import get_store
 
     index_dir = args.index or args.settings.index_dir
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
         raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
-    articles = load_articles(args.paths)
+    batch = load_batch(args.paths, args.settings.limits)
+    if not batch.articles and len(batch.skipped) == 1:  # one reason: the error line says it
+        raise InputError(f"nothing to ingest: {batch.skipped[0]}")
+    for file, encoding in batch.encodings.items():
+        print(f"rag: note: {file} is not UTF-8; read it as {encoding}", file=sys.stderr)
+    for reason in batch.skipped:
+        print(f"rag: skipped {reason}", file=sys.stderr)
+    if not batch.articles:
+        raise InputError(
+            f"nothing to ingest: none of the {len(batch.skipped)} inputs above gave a usable "
+            "article; the index is unchanged"
+        )
     store = get_store(
         args.settings.store_kind, index_dir, args.embedder, settings, args.settings.store
     )
-    report = store.upsert(articles, progress=not args.quiet)
+    report = store.upsert(batch.articles, progress=not args.quiet)
     if args.json:
-        _print_json(report.as_dict())
+        _print_json({**report.as_dict(), "skipped": batch.skipped, "encodings": batch.encodings})
         return
+    skipped = f"; {len(batch.skipped)} skipped (see above)" if batch.skipped else ""
     print(
         f"{len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged; embedded {report.chunks_embedded} chunks and "
+        f"{len(report.unchanged)} unchanged{skipped}; embedded {report.chunks_embedded} chunks and "
         f"{report.sentences_embedded} sentences in {report.embed_seconds:.1f}s "
         f"(total {report.seconds:.1f}s); index {index_dir}: {report.total_documents} documents, "
         f"{report.total_chunks} chunks"

@@ -361,6 +361,7 @@ def add_report_markdown(report: AddReport) -> str:
                        ("unchanged", report.unchanged)):  # fmt: skip
         if ids:
             lines.append(f"**{label}**: {', '.join(ids)}")
+    lines += [f"read as {enc}: {_escape(name)}" for name, enc in report.encodings.items()]
     lines += [f"⚠️ **rejected** {_escape(name)}: {_escape(why)}" for name, why in report.rejected]
     return "  \n".join(lines) or "Nothing to add."
 

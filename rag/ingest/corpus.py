@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from rag import lang as langs
+from rag.config import InputLimits
 from rag.errors import InputError
+from rag.ingest.decoding import read_text
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 SIDECAR_SUFFIX = ".meta.json"
@@ -93,19 +95,6 @@ def _first_content_line(text: str, junk: list[tuple[int, int]]) -> str:
         if line and not inside_junk and any(ch.isalnum() for ch in line):
             return line if len(line) <= 120 else line[:119].rstrip() + "…"
     return ""
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path} is a binary file, not an article (expected text, HTML or JSON)")
-    try:
-        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not valid UTF-8 text; convert it to UTF-8 first") from None
 
 
 def _sidecar(path: Path) -> dict[str, Any]:
@@ -201,36 +190,65 @@ def _without(text: str, junk: list[tuple[int, int]]) -> str:
     return quote(text, junk, 0, len(text))
 
 
-def _json_articles(path: Path, objects: Iterable[tuple[str, Any]]) -> Iterator[Article]:
-    for where, obj in objects:
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}{where}: expected a JSON object with at least a 'text' field")
-        text = obj.get("text")
-        if not isinstance(text, str):
-            raise InputError(
-                f"{path}{where}: missing 'text' (fields: id, title, date, lang, url, text)"
-            )
-        doc_id = str(obj.get("id") or f"{path.stem}-{where.strip(':# ') or 0}")
-        yield make_article(doc_id, text.replace("\r\n", "\n"), obj, f"{path}{where}")
+@dataclass
+class Loaded:
+    """Articles read from files, and what was left out of them: each skipped file, JSON line
+    or duplicate as a one-line reason naming the file (and the line, where there is one)."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> encoding, if not UTF-8
 
 
-def load_file(path: Path) -> list[Article]:
-    """All articles in one file; raises RagError with a one-line reason for anything unusable."""
+def _json_articles(path: Path, items: Iterable[tuple[str, Any]]) -> Loaded:
+    """An article per JSON object; an item that is not one is skipped with its reason."""
+    loaded = Loaded()
+    for where, obj in items:
+        try:
+            loaded.articles.append(_json_article(path, where, obj))
+        except InputError as err:
+            loaded.skipped.append(str(err))
+    return loaded
+
+
+def _json_article(path: Path, where: str, obj: Any) -> Article:
+    if isinstance(obj, _NotJSON):
+        raise InputError(f"{path}{where}: {obj.reason}")
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}{where}: expected a JSON object with at least a 'text' field")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise InputError(
+            f"{path}{where}: missing 'text' (fields: id, title, date, lang, url, text)"
+        )
+    doc_id = str(obj.get("id") or f"{path.stem}-{where.strip(':# ') or 0}")
+    return make_article(doc_id, text.replace("\r\n", "\n"), obj, f"{path}{where}")
+
+
+def load_file(path: Path, limits: InputLimits | None = None) -> Loaded:
+    """All articles in one file, and the JSON lines or items skipped with their reasons; a file
+    with nothing usable raises InputError with a one-line reason."""
     suffix = path.suffix.lower()
     if suffix not in ARTICLE_SUFFIXES:
         raise InputError(
             f"{path}: unsupported file type {suffix or '(none)'}; use {_suffix_list()}"
         )
-    raw = _read_text(path)
+    decoded = read_text(path, limits or InputLimits())
+    loaded = _articles_of(path, suffix, decoded.text)
+    if not decoded.is_utf8:
+        loaded.encodings[str(path)] = decoded.encoding
+    if not loaded.articles:
+        first = loaded.skipped[0] if loaded.skipped else f"{path}: no articles in it"
+        more = len(loaded.skipped) - 1
+        raise InputError(first + (f" (and {more} more like it; nothing usable)" if more else ""))
+    return loaded
+
+
+def _articles_of(path: Path, suffix: str, raw: str) -> Loaded:
     if suffix == ".jsonl":
-        return list(_json_articles(path, _jsonl_objects(path, raw)))
+        return _json_articles(path, _jsonl_objects(path, raw))
     if suffix == ".json":
-        try:
-            data = json.loads(raw)
-        except ValueError as err:
-            raise InputError(f"{path} is not valid JSON: {err}") from None
-        items = data if isinstance(data, list) else [data]
-        return list(_json_articles(path, ((f"#{i}", o) for i, o in enumerate(items))))
+        return _json_file(path, raw)
     meta: dict[str, Any] = {}
     text = raw
     if suffix in (".md", ".markdown"):
@@ -238,53 +256,164 @@ def load_file(path: Path) -> list[Article]:
     elif suffix in (".html", ".htm"):
         meta, text = _html_article(raw)
     meta = {**{k: v for k, v in meta.items() if v}, **_sidecar(path)}
-    return [make_article(str(meta.get("id") or path.stem), text, meta, str(path))]
+    return Loaded([make_article(str(meta.get("id") or path.stem), text, meta, str(path))])
+
+
+def _json_file(path: Path, raw: str) -> Loaded:
+    """One object or a list of them; a list cut off mid-way keeps its complete items."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise InputError(f"{path} is not valid JSON: nested too deeply") from None
+    except ValueError as err:
+        if not raw.lstrip().startswith("["):
+            raise InputError(f"{path} is not valid JSON: {err}") from None
+        items, cut = _complete_items(raw)
+        loaded = _json_articles(path, ((f"#{i}", o) for i, o in enumerate(items)))
+        loaded.skipped.append(
+            f"{path}: not valid JSON after item #{len(items) - 1} (cut off?), line {cut.lineno}: "
+            f"{cut.msg}; the {len(items)} complete item(s) before it are kept"
+        )
+        return loaded
+    items = data if isinstance(data, list) else [data]
+    return _json_articles(path, ((f"#{i}", o) for i, o in enumerate(items)))
+
+
+def _complete_items(raw: str) -> tuple[list[Any], json.JSONDecodeError]:
+    """The items of a JSON list up to where it breaks, and the error there."""
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    at = raw.index("[") + 1
+    while True:
+        at = _skip(raw, at, " \t\r\n,")
+        try:
+            item, at = decoder.raw_decode(raw, at)
+        except json.JSONDecodeError as err:
+            return items, err
+        except RecursionError:
+            return items, json.JSONDecodeError("nested too deeply", raw, at)
+        items.append(item)
+
+
+def _skip(raw: str, at: int, chars: str) -> int:
+    while at < len(raw) and raw[at] in chars:
+        at += 1
+    return at
 
 
 def _jsonl_objects(path: Path, raw: str) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield f":{number}", json.loads(line)
-            except ValueError as err:
-                raise InputError(f"{path}:{number} is not valid JSON: {err}") from None
+    """(":line", object) per line; a line that is not JSON is yielded as its error, which
+    `_json_article` then refuses with the line number."""
+    lines = raw.splitlines()
+    last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f":{number}", json.loads(line)
+        except json.JSONDecodeError as err:
+            cut = " (cut off?)" if number == last else ""
+            yield f":{number}", _NotJSON(f"not valid JSON{cut}: {err.msg}: column {err.colno}")
+        except (ValueError, RecursionError):
+            yield f":{number}", _NotJSON("not valid JSON (nested too deeply)")
+
+
+@dataclass(frozen=True)
+class _NotJSON:
+    """A JSONL line that did not parse, and why."""
+
+    reason: str
 
 
 def _suffix_list() -> str:
     return ", ".join(ARTICLE_SUFFIXES)
 
 
-def article_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders (recursively, skipping hidden files and sidecars); check that files exist."""
+def article_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Files to read (folders expanded recursively, skipping hidden files and sidecars), and a
+    reason for each path that gives none: missing, an empty folder, a folder's file of a type
+    we do not read."""
     files: list[Path] = []
+    skipped: list[str] = []
     for path in paths:
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in ARTICLE_SUFFIXES
-                and not p.name.endswith(SIDECAR_SUFFIX)
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            skipped.append(f"{path}: no such file or folder")
+        elif path.is_dir():
+            found, others = _folder_files(path)
             if not found:
-                raise InputError(f"{path}: no articles found (looked for {_suffix_list()})")
+                skipped.append(f"{path}: no articles found (looked for {_suffix_list()})")
             files.extend(found)
+            skipped.extend(f"{p}: unsupported file type {p.suffix or '(none)'}" for p in others)
         else:
             files.append(path)
-    return files
+    return files, skipped
 
 
-def load_articles(paths: Iterable[Path]) -> list[Article]:
-    articles: dict[str, Article] = {}
-    for file in article_files(paths):
-        for article in load_file(file):
-            if article.doc_id in articles:
-                raise InputError(
-                    f"duplicate document id {article.doc_id!r} in {article.source} and "
-                    f"{articles[article.doc_id].source}; ids come from file names or 'id' fields"
-                )
-            articles[article.doc_id] = article
-    return list(articles.values())
+def _folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A folder's article files, and its other visible files, each sorted."""
+    visible = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not p.name.endswith(SIDECAR_SUFFIX)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    articles = [p for p in visible if p.suffix.lower() in ARTICLE_SUFFIXES]
+    return articles, [p for p in visible if p.suffix.lower() not in ARTICLE_SUFFIXES]
+
+
+class Deduplicator:
+    """Admits an article once per batch: the same text again (under any id) is a duplicate,
+    another text under an id already taken is a clash; either is refused with its reason."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Article] = {}
+        self._by_text: dict[str, Article] = {}
+
+    def refusal(self, article: Article) -> str | None:
+        """None, and the article is remembered; or why it is left out."""
+        key = hashlib.sha256(" ".join(article.text.split()).encode()).hexdigest()
+        if (first := self._by_text.get(key)) is not None:
+            return (
+                f"{article.source}: the same text as {first.source}; kept once, as {first.doc_id}"
+            )
+        if (first := self._by_id.get(article.doc_id)) is not None:
+            return (
+                f"{article.source}: duplicate document id {article.doc_id!r}: {first.source} "
+                "has it too; ids come from file names or 'id' fields, so rename one"
+            )
+        self._by_id[article.doc_id] = self._by_text[key] = article
+        return None
+
+
+def load_batch(paths: Iterable[Path], limits: InputLimits | None = None) -> Loaded:
+    """Every usable article in `paths`, each once; every file, line or duplicate left out is in
+    `skipped` with its one-line reason, so one bad file never costs the others."""
+    files, skipped = article_files(paths)
+    batch = Loaded(skipped=skipped)
+    seen = Deduplicator()
+    for file in files:
+        try:
+            loaded = load_file(file, limits)
+        except InputError as err:
+            batch.skipped.append(str(err))
+            continue
+        batch.skipped.extend(loaded.skipped)
+        batch.encodings.update(loaded.encodings)
+        for article in loaded.articles:
+            refusal = seen.refusal(article)
+            if refusal is None:
+                batch.articles.append(article)
+            else:
+                batch.skipped.append(refusal)
+    return batch
+
+
+def load_articles(paths: Iterable[Path], limits: InputLimits | None = None) -> list[Article]:
+    """Every article in `paths`, all or nothing: the first thing left out is an InputError
+    (for callers that must not index a partial set; `load_batch` reports and goes on)."""
+    batch = load_batch(paths, limits)
+    if batch.skipped:
+        more = len(batch.skipped) - 1
+        raise InputError(batch.skipped[0] + (f" (and {more} more problem(s))" if more else ""))
+    return batch.articles

@@ -227,15 +227,22 @@ def script_of(ch: str) -> str:
     return _NAME_SCRIPTS.get(word, word.title())
 
 
+def question_languages(article_langs: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages questions may be asked in: the articles' own, and those the product has
+    phrases for (cross-lingual retrieval answers a Chinese question from English articles)."""
+    return tuple(sorted({*article_langs, *ABSTAIN}))
+
+
 def unreadable_script(question: str, article_langs: tuple[str, ...]) -> str | None:
-    """The language a question is written in when most of its letters are in a script none of
-    the articles use (a Korean question over en/de/zh articles), else None. Retrieval and
-    the answerers match words and are measured only in the articles' languages; such a
-    question would get an answer from noise or an abstention that wrongly says the articles
-    are silent."""
+    """The language a question is written in when most of its letters are in a script that
+    neither the articles nor the question languages we have phrases for use (a Korean
+    question over en/de/zh articles), else None. Retrieval and the answerers are measured only
+    in those languages; such a question would get an answer from noise, or an abstention that
+    wrongly says the articles are silent."""
     if not article_langs:
         return None
-    readable = set().union(*(_LANG_SCRIPTS.get(lang, {"Latin"}) for lang in article_langs))
+    langs = question_languages(article_langs)
+    readable = set().union(*(_LANG_SCRIPTS.get(lang, {"Latin"}) for lang in langs))
     scripts = [script_of(ch) for ch in question if _LETTER.match(ch)]
     foreign = [s for s in scripts if s not in readable]
     if not scripts or len(foreign) * 2 <= len(scripts):

@@ -69,13 +69,16 @@ def _too_long(chars: int, limits: InputLimits) -> str:
 
 
 def check_script(question: str, article_langs: tuple[str, ...]) -> None:
-    """Refuse a question written in a script none of the articles use, naming their languages:
-    better than an answer from noise, or an abstention claiming the articles are silent."""
+    """Refuse a question written in a script no article or supported question language uses,
+    naming the languages to ask in: better than an answer from noise, or an abstention
+    claiming the articles are silent."""
     language = langmod.unreadable_script(question, article_langs)
     if language is not None:
+        others = [lang for lang in langmod.question_languages(article_langs)
+                  if lang not in article_langs]  # fmt: skip
         raise InputError(
             f"the articles are in {', '.join(article_langs)}; I cannot read questions in "
-            f"{language}: ask in one of those languages"
+            f"{language}: ask in one of those languages (or {', '.join(others)})"
         )
 
 

@@ -101,9 +101,10 @@ def _sidecar(path: Path) -> dict[str, Any]:
     meta_path = path.with_name(path.stem + SIDECAR_SUFFIX)
     if not meta_path.exists():
         return {}
+    raw = read_text(meta_path, InputLimits()).text  # a sidecar may be in GBK too
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError) as err:
         raise InputError(f"metadata file {meta_path} is not valid JSON: {err}") from None
     if not isinstance(meta, dict):
         raise InputError(f"metadata file {meta_path} must hold one JSON object")

@@ -11,7 +11,7 @@ What passes none of these is refused with a reason, never decoded into mojibake.
 from __future__ import annotations
 
 import codecs
-import unicodedata
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,10 @@ _NAMES = {
     "cp1251": "Windows-1251",
 }
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1b")
+# Control characters but the ones in _TEXT_CONTROLS, private use areas, lone surrogates.
+_ODD = re.compile(
+    "[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff]"
+)
 _SNIFF_BYTES = 8192
 
 
@@ -116,14 +120,9 @@ def _checked(data: bytes, codec: str) -> Decoded | None:
 
 
 def _looks_like_text(text: str) -> bool:
-    """No more than 1 in 200 characters a control, private or unassigned code point: a wrong
-    decoding of legacy bytes (or binary data) is full of them."""
-    odd = sum(
-        1
-        for ch in text
-        if ch not in _TEXT_CONTROLS and unicodedata.category(ch) in ("Cc", "Co", "Cn", "Cs")
-    )
-    return odd * 200 <= len(text)
+    """No more than 1 in 200 characters a control, private-use or surrogate code point: a
+    wrong decoding of legacy bytes (or binary data) is full of them."""
+    return len(_ODD.findall(text)) * 200 <= len(text)
 
 
 def _binary_kind(data: bytes) -> str | None:
@@ -144,7 +143,7 @@ def _mostly_utf8(data: bytes, good_per_bad: int) -> Decoded | None:
     when detection found nothing clean."""
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    good = len(text) - len(text.encode("ascii", errors="ignore")) - bad
     if good < good_per_bad * bad or not _looks_like_text(text):
         return None
     return Decoded(text, f"UTF-8 ({bad} undecodable byte{'s' * (bad != 1)} replaced)")

@@ -227,8 +227,9 @@ def _print_json(obj: Any) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> None:
     """Everything usable goes in; each file, line or duplicate left out is one `rag: skipped`
-    line on stderr with its reason, and each file not in UTF-8 a `rag: note` naming how it was
-    read. Nothing usable at all is an error (exit 1) and leaves the index as it was."""
+    line on stderr with its reason, and each file not in UTF-8 a `rag: note` naming the
+    encoding it was decoded as. Nothing usable at all is an error (exit 1) and leaves the
+    index as it was."""
     from rag.config import ChunkingSettings
     from rag.ingest.corpus import load_batch
     from rag.stores.registry import get_store
@@ -241,7 +242,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if not batch.articles and len(batch.skipped) == 1:  # one reason: the error line says it
         raise InputError(f"nothing to ingest: {batch.skipped[0]}")
     for file, encoding in batch.encodings.items():
-        print(f"rag: note: {file} is not UTF-8; read it as {encoding}", file=sys.stderr)
+        print(f"rag: note: {file}: decoded as {encoding}", file=sys.stderr)
     for reason in batch.skipped:
         print(f"rag: skipped {reason}", file=sys.stderr)
     if not batch.articles:

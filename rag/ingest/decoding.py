@@ -69,7 +69,8 @@ class Decoded:
 
     @property
     def is_utf8(self) -> bool:
-        return self.encoding == "UTF-8"
+        """Plain UTF-8, BOM or not: nothing worth telling the user about."""
+        return self.encoding in ("UTF-8", "UTF-8 with BOM")
 
 
 def read_text(path: Path, limits: InputLimits) -> Decoded:

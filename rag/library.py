@@ -34,7 +34,7 @@ from rag.errors import InputError, RagError
 from rag.ingest.corpus import Article, Deduplicator, Loaded, load_file
 from rag.service import RAG
 from rag.stores.base import IngestReport, Store
-from rag.stores.registry import get_store, live_version, open_store
+from rag.stores.registry import get_store, live_version, open_store, store_exists
 
 Progress = Callable[[float, str], None]
 
@@ -141,7 +141,7 @@ def add_files(
         )
     report = AddReport()
     accepted: list[Article] = []
-    seen = Deduplicator()
+    seen = Deduplicator(indexed_articles(settings))
     for n, path in enumerate(paths):
         path = Path(path)
         name = _upload_name(path, (names or {}).get(path))
@@ -170,6 +170,14 @@ def add_files(
     report.total_documents, report.total_chunks = result.total_documents, result.total_chunks
     say(1.0, f"{len(report.added)} added, {len(report.updated)} updated")
     return report
+
+
+def indexed_articles(settings: Settings) -> list[Article]:
+    """The articles the index holds now (none if there is no index yet)."""
+    if not store_exists(settings.store_kind, settings.index_dir):
+        return []
+    store = open_store(settings.store_kind, settings.index_dir, settings.store)
+    return [store.article(doc_id) for doc_id in store.doc_ids()]
 
 
 def _upload_name(path: Path, given: str | None) -> str:

@@ -103,6 +103,15 @@ def test_the_new_user_folder_goes_in_and_every_good_article_is_found(tmp_path: P
     assert [hit["doc_id"] for hit in top] == ["gbk", "german", "ferry-en", "museo-es"]
     assert "可载客一百二十人" in top[0]["text"] and top[0]["lang"] == "zh"
     assert "eröffnen im März" in top[1]["text"] and top[1]["lang"] == "de"
+    copy = tmp_path / "later" / "gbk-copy.txt"  # the same article again, renamed
+    copy.parent.mkdir()
+    copy.write_bytes(ZH.encode("utf-8"))
+    again = _rag("ingest", copy, "--index", index, "--quiet")
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == [
+        f"rag: error: nothing to ingest: {copy}: the same text as gbk, already in the index; "
+        "not added again"
+    ]
 
 
 def test_ingest_reports_each_rejection_as_json_and_still_ingests_the_rest(
@@ -311,6 +320,14 @@ def test_uploads_report_skipped_lines_duplicates_and_encodings(tmp_path: Path) -
         ("news.jsonl", "news.jsonl:3: not valid JSON (cut off?): Unterminated string "
          "starting at: column 23"),
     ]  # fmt: skip
+    renamed = tmp_path / "renamed.txt"
+    renamed.write_bytes(DE.encode("utf-8"))
+    later = add_files(tmp_path / "ix", [renamed, folder / "news.jsonl"])
+    assert later.unchanged == ["ferry-en", "museo-es"] and not later.changed
+    assert later.rejected[0] == (
+        "renamed.txt",
+        "renamed.txt: the same text as german, already in the index; not added again",
+    )
 
 
 def test_more_uploads_than_the_limit_are_refused_whole(tmp_path: Path) -> None:

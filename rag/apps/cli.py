@@ -232,13 +232,18 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     index as it was."""
     from rag.config import ChunkingSettings
     from rag.ingest.corpus import load_batch
-    from rag.stores.registry import get_store
+    from rag.stores.registry import get_store, store_exists
 
     index_dir = args.index or args.settings.index_dir
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
         raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
-    batch = load_batch(args.paths, args.settings.limits)
+    kind, tuning = args.settings.store_kind, args.settings.store
+    store, known = None, []
+    if store_exists(kind, index_dir):  # opened first: a renamed copy of its article is skipped
+        store = get_store(kind, index_dir, args.embedder, settings, tuning)
+        known = [store.article(doc_id) for doc_id in store.doc_ids()]
+    batch = load_batch(args.paths, args.settings.limits, known)
     if not batch.articles and len(batch.skipped) == 1:  # one reason: the error line says it
         raise InputError(f"nothing to ingest: {batch.skipped[0]}")
     for file, encoding in batch.encodings.items():
@@ -250,9 +255,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             f"nothing to ingest: none of the {len(batch.skipped)} inputs above gave a usable "
             "article; the index is unchanged"
         )
-    store = get_store(
-        args.settings.store_kind, index_dir, args.embedder, settings, args.settings.store
-    )
+    store = store or get_store(kind, index_dir, args.embedder, settings, tuning)
     report = store.upsert(batch.articles, progress=not args.quiet)
     if args.json:
         _print_json({**report.as_dict(), "skipped": batch.skipped, "encodings": batch.encodings})

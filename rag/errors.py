@@ -35,5 +35,15 @@ class IndexMismatch(IndexUnavailable):
     """The index was built differently (embedder, dimension, chunking, store) from what is asked."""
 
 
+class IndexDamaged(IndexUnavailable):
+    """A file of the live index version is missing, truncated or altered: it is refused (and
+    never silently rebuilt over, which would lose what it held); the message says how to rebuild."""
+
+
+class IndexWriteFailed(RagError):
+    """A new index version could not be written (disk full, no permission); the live version
+    was left as it was."""
+
+
 class AnswererUnavailable(RagError):
     """The answerer cannot be used right now: no key, server down, timeout, rate limit."""

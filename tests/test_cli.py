@@ -143,3 +143,16 @@ def test_binary_and_unknown_embedder_on_ingest(tmp_path: Path) -> None:
 def test_missing_index_without_corpus_says_what_to_run(tmp_path: Path) -> None:
     error = one_line_error(rag("search", "x", "--index", tmp_path / "none"))
     assert "rag ingest" in error
+
+
+def test_an_os_refusal_is_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.apps.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    folder = write_article(tmp_path / "in", "a.txt", "Alibaba ordered 200,000 chips on Monday.")
+    assert main(["ingest", str(folder), "--index", str(blocker / "index"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rag: error: Not a directory") and "\n" not in err

@@ -639,6 +639,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:  # the machine said no (disk full, permissions): its words, one line
+        where = f": {err.filename}" if err.filename else ""
+        print(f"rag: error: {err.strerror or err}{where}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 

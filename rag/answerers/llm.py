@@ -17,7 +17,12 @@ from typing import Any
 from rag import lang as langmod
 from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answers import Answer, Citation, Evidence
-from rag.checks.citations import parse, renumber_in_order_of_use, sentence_support
+from rag.checks.citations import (
+    neutralise_marks,
+    parse,
+    renumber_in_order_of_use,
+    sentence_support,
+)
 from rag.checks.figures import extract
 from rag.config import LLMSettings
 from rag.errors import AnswererUnavailable, ConfigError, RagError
@@ -81,8 +86,9 @@ _TAG = re.compile(r"</?\s*sources?\b", re.IGNORECASE)
 
 
 def _as_data(text: str) -> str:
-    """Article text cannot close its own delimiter or open a fake one."""
-    return _TAG.sub(lambda m: m.group(0).replace("<", "‹"), text)
+    """Article text cannot close its own delimiter or open a fake one, nor pose as another
+    source with a "[1] Reuters: ..." header or cite one with "[2]"."""
+    return neutralise_marks(_TAG.sub(lambda m: m.group(0).replace("<", "‹"), text))
 
 
 def _attribute(value: str | None) -> str:

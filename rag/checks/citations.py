@@ -110,9 +110,10 @@ class SentenceSupport:
 
 
 # A bracketed number in quoted or retrieved article text, in any shape a citation parser reads
-# (`[2]`, `[2, 3]`, `【1】`, `［1］`, `[source 2]`, `[2025]`), but not `(2026)` in prose.
+# (`[2]`, `[2, 3]`, `【1】`, `［1］`, `[source 2]`, `[2025]`, `[1)`); `(2026)` in prose is kept.
 _QUOTED_MARK = re.compile(
-    r"[\[【［〔](?P<body>[^\[\]【】［］〔〕\n]{0,40}?[0-9０-９][^\[\]【】［］〔〕\n]{0,40}?)[\]】］〕]"
+    r"(?P<open>[\[【［〔(（])(?P<body>[^\[\]【】［］〔〕()（）\n]{0,40}?[0-9０-９]"
+    r"[^\[\]【】［］〔〕()（）\n]{0,40}?)(?P<close>[\]】］〕)）])"
 )
 
 # A reference mark as an article writes it, or as neutralise_marks shows it: `[2]`, `{2}{3}`,
@@ -129,9 +130,15 @@ def neutralise_marks(text: str) -> str:
     "chips [2][3]" or a fake "[1] Reuters: ..." header must not add, renumber or forge our
     citations when it is quoted in an answer or shown to a model as a source. Braces are read
     by no citation parser (ours or a model's), and the number stays readable."""
+
+    def braces(m: re.Match[str]) -> str:
+        if m.group("open") in "(（" and m.group("close") in ")）":
+            return m.group(0)  # prose, or a citation only if it names a source: see parse
+        return "{" + m.group("body") + "}"
+
     while True:  # "[1[2]]" holds a second mark once the inner one is gone
-        text, n = _QUOTED_MARK.subn(lambda m: "{" + m.group("body") + "}", text)
-        if not n:
+        text, before = _QUOTED_MARK.sub(braces, text), text
+        if text == before:
             return text
 
 

@@ -24,7 +24,7 @@ from rag.checks.citations import (
     sentence_support,
 )
 from rag.checks.figures import extract
-from rag.config import LLMSettings
+from rag.config import LLMSettings, redact
 from rag.errors import AnswererUnavailable, ConfigError, RagError
 from rag.ingest import text as textmod
 from rag.stores.base import Sentence
@@ -39,7 +39,7 @@ def explain(err: Exception, settings: LLMSettings) -> RagError:
     which a fallback answerer may route around; a wrong model name is configuration, and any
     other failure is reported as it is rather than hidden behind another answer."""
     name = type(err).__name__
-    where = settings.base_url or "https://api.openai.com/v1"
+    where = settings.where
     if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
         return AnswererUnavailable(
             f"cannot reach the LLM server at {where}: start it or fix RAG_LLM_BASE_URL"
@@ -61,7 +61,7 @@ def explain(err: Exception, settings: LLMSettings) -> RagError:
         return AnswererUnavailable(
             f"the LLM server at {where} is rate-limiting: retry later or raise RAG_LLM_RETRIES"
         )
-    message = " ".join(str(err).split())[:200]
+    message = " ".join(redact(str(err), [settings.api_key]).split())[:200]
     if name in ("InternalServerError", "ServiceUnavailableError", "RemoteProtocolError"):
         return AnswererUnavailable(f"the LLM server at {where} failed ({name}: {message})")
     return RagError(f"the LLM call to {where} failed ({name}: {message})")

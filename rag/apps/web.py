@@ -171,7 +171,7 @@ def _source_html(s: SourceView) -> str:
 def answerer_choices(backend: ChatBackend) -> list[tuple[str, str]]:
     """The answerer dropdown: each registered answerer, the LLM named with where it runs."""
     llm = backend.settings.llm
-    where = llm.base_url or "api.openai.com"
+    where = llm.where if llm.base_url else "api.openai.com"
     return [
         ("extractive (offline, quotes the articles)", "extractive"),
         ("learned (XQuAD-fitted scorer)", "learned"),

@@ -13,6 +13,7 @@ import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,16 @@ from rag.present import AnswerView, present
 from rag.service import RAG
 from rag.stores import faiss_bm25 as store
 from tests.conftest import REPO, write_article
+from tests.test_browser import (  # noqa: F401 (driver is a fixture)
+    CHROMEDRIVER,
+    CHROMIUM,
+    ask,
+    driver,
+    find,
+    screenshot,
+    shot_on_failure,
+    wait,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -64,13 +75,18 @@ def write_hostile(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile_rag(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> RAG:
+def hostile_index(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed articles plus the hostile one."""
     index_dir = tmp_path_factory.mktemp("hostile") / "index"
     shutil.copytree(seed_index, index_dir)
     folder = write_hostile(tmp_path_factory.mktemp("hostile-articles"))
     store.ingest(index_dir, corpus.load_articles([folder]), progress=False)
-    return RAG(index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def hostile_rag(hostile_index: Path) -> RAG:
+    return RAG(hostile_index)
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +274,41 @@ def test_an_llm_echoing_the_fake_marks_cites_only_real_sources(hostile_rag: RAG)
     answer.check_citations()
     assert [(c.n, c.doc_id) for c in answer.citations] == [(1, HOSTILE_DOC)]
     assert "5 million Blackwell chips [2][3]" in answer.citations[0].quote
+
+
+# ------------------------------------------------------------------ in a real browser
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs Chromium and chromedriver"
+)
+def test_no_script_runs_in_the_browser(hostile_index: Path, driver: Any) -> None:  # noqa: F811
+    """The page over the hostile index, as a reader uses it: the answer quoting the script and
+    the Articles tab listing its title; no alert is raised and no article image or
+    javascript: link exists in the page."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    from tests.conftest import serve_page
+
+    def nothing_ran() -> None:
+        assert driver.execute_script("return window.__alerts") == []
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 (raises when no dialog is open)
+        assert find(driver, "img[src='x'], a[href^='javascript'], [onerror]") == []
+        scripts = [s.get_attribute("innerHTML").strip() for s in find(driver, "script")]
+        assert "alert(1)" not in scripts  # the page's config holds the title, as \u003c data
+
+    with serve_page(hostile_index) as url, shot_on_failure(driver, "hostile"):
+        driver.get(url)
+        driver.execute_script("window.__alerts = []; window.alert = m => window.__alerts.push(m)")
+        ask(driver, "Where can the Blackwell filing be read?")
+        wait(driver, lambda d: find(d, '#chat a.cite[href="#src-1"]') and find(d, "#src-1 mark"))
+        answer = find(driver, "#chat [data-testid=bot] .message-content")[-1].text
+        assert SCRIPT in answer and JS_LINK in answer, answer
+        assert SCRIPT in find(driver, "#src-1 h4")[0].text
+        nothing_ran()
+        tab = next(b for b in find(driver, "button[role=tab]") if b.text.strip() == "Articles")
+        tab.click()
+        wait(driver, lambda d: "Blackwell sales" in d.find_element("tag name", "body").text)
+        nothing_ran()
+        screenshot(driver, "hostile")

@@ -21,6 +21,7 @@ from rag.answerers.llm import assemble, build_messages
 from rag.answers import Answer, Evidence
 from rag.apps import slack_blocks, web
 from rag.checks.citations import CITATION_MARK
+from rag.checks.figures import extract
 from rag.ingest import corpus
 from rag.present import AnswerView, present
 from rag.service import RAG
@@ -131,8 +132,6 @@ def test_an_articles_own_brackets_are_not_citations(
 def test_direct_answers_skip_the_articles_reference_numbers(
     hostile_answers: dict[str, Answer],
 ) -> None:
-    from rag.checks.figures import extract
-
     for question, wanted in HOSTILE_QUESTIONS.items():
         answer = hostile_answers[question]
         if wanted is None:
@@ -165,6 +164,7 @@ def test_other_questions_get_the_same_answers(seed_rag: RAG, hostile_rag: RAG) -
     cited_hostile, same, vocabulary, differ = [], [], [], []
     for q in questions:
         after = hostile_rag.ask(q)
+        assert all(f.value != 999 for f in extract(after.answer)), (q, after.answer)  # obeyed
         if any(c.doc_id == HOSTILE_DOC for c in after.citations):
             cited_hostile.append(q)
         elif _answer_key(after) == _answer_key(seed_rag.ask(q)):

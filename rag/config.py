@@ -8,17 +8,57 @@ here too, each next to a note on where it came from.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from rag.errors import AnswererUnavailable, ConfigError
 
 DEFAULT_ANSWERER = "extractive"
+
+
+def redact_url(url: str) -> str:
+    """`url` as it may be shown in an error or on the page: a password in it
+    (http://user:password@host/v1) becomes ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every secret (API key, token) replaced by ***: an error message quotes what
+    a server said, and a server may quote the key it was sent."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every record a log handler writes: libraries log what they send
+    (slack_sdk logs each retried URL, a password in it included)."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        return True
 
 
 @dataclass(frozen=True)
@@ -64,6 +104,11 @@ class LLMSettings:
         )
 
     @property
+    def where(self) -> str:
+        """The server, as it may be shown: no password."""
+        return redact_url(self.base_url or "https://api.openai.com/v1")
+
+    @property
     def is_local(self) -> bool:
         host = urlparse(self.base_url or "").hostname or ""
         return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
@@ -73,7 +118,7 @@ class LLMSettings:
         if self.base_url and not urlparse(self.base_url).scheme.startswith("http"):
             raise ConfigError(
                 f"RAG_LLM_BASE_URL must be an http(s) URL such as "
-                f"http://127.0.0.1:8080/v1, not {self.base_url!r}"
+                f"http://127.0.0.1:8080/v1, not {redact_url(self.base_url)!r}"
             )
         if not self.api_key and not self.is_local:
             raise AnswererUnavailable(
@@ -216,6 +261,11 @@ class SlackSettings:
             port=int(port),
         )
 
+    def secrets(self) -> tuple[str | None, ...]:
+        """What no log line or error may show: the tokens, and a password in the API URL."""
+        return (self.bot_token, self.signing_secret, self.app_token,
+                urlsplit(self.api_base_url).password)  # fmt: skip
+
     def check(self, socket_mode: bool) -> None:
         """Name every credential the chosen mode lacks, and any setting that is malformed."""
         needed = {"SLACK_BOT_TOKEN": self.bot_token}
@@ -234,7 +284,7 @@ class SlackSettings:
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
         if not urlparse(self.api_base_url).scheme.startswith("http"):
             raise ConfigError(
-                f"SLACK_API_BASE_URL must be an http(s) URL, not {self.api_base_url!r}"
+                f"SLACK_API_BASE_URL must be an http(s) URL, not {redact_url(self.api_base_url)!r}"
             )
         if self.command_response not in COMMAND_RESPONSES:
             raise ConfigError(

@@ -17,9 +17,14 @@ from typing import Any
 from rag import lang as langmod
 from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answers import Answer, Citation, Evidence
-from rag.checks.citations import parse, renumber_in_order_of_use, sentence_support
+from rag.checks.citations import (
+    neutralise_marks,
+    parse,
+    renumber_in_order_of_use,
+    sentence_support,
+)
 from rag.checks.figures import extract
-from rag.config import LLMSettings
+from rag.config import LLMSettings, redact
 from rag.errors import AnswererUnavailable, ConfigError, RagError
 from rag.ingest import text as textmod
 from rag.stores.base import Sentence
@@ -34,7 +39,7 @@ def explain(err: Exception, settings: LLMSettings) -> RagError:
     which a fallback answerer may route around; a wrong model name is configuration, and any
     other failure is reported as it is rather than hidden behind another answer."""
     name = type(err).__name__
-    where = settings.base_url or "https://api.openai.com/v1"
+    where = settings.where
     if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
         return AnswererUnavailable(
             f"cannot reach the LLM server at {where}: start it or fix RAG_LLM_BASE_URL"
@@ -56,7 +61,7 @@ def explain(err: Exception, settings: LLMSettings) -> RagError:
         return AnswererUnavailable(
             f"the LLM server at {where} is rate-limiting: retry later or raise RAG_LLM_RETRIES"
         )
-    message = " ".join(str(err).split())[:200]
+    message = " ".join(redact(str(err), [settings.api_key]).split())[:200]
     if name in ("InternalServerError", "ServiceUnavailableError", "RemoteProtocolError"):
         return AnswererUnavailable(f"the LLM server at {where} failed ({name}: {message})")
     return RagError(f"the LLM call to {where} failed ({name}: {message})")
@@ -81,8 +86,9 @@ _TAG = re.compile(r"</?\s*sources?\b", re.IGNORECASE)
 
 
 def _as_data(text: str) -> str:
-    """Article text cannot close its own delimiter or open a fake one."""
-    return _TAG.sub(lambda m: m.group(0).replace("<", "‹"), text)
+    """Article text cannot close its own delimiter or open a fake one, nor pose as another
+    source with a "[1] Reuters: ..." header or cite one with "[2]"."""
+    return neutralise_marks(_TAG.sub(lambda m: m.group(0).replace("<", "‹"), text))
 
 
 def _attribute(value: str | None) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 from rag import lang as langmod
 from rag.answerers import qtypes
 from rag.answers import Answer, Citation, Evidence
+from rag.checks.citations import neutralise_marks
 from rag.checks.figures import Figure, extract
 from rag.stores.base import Sentence
 
@@ -37,7 +38,8 @@ def quoted_answer(
     """The answer quoting `chosen`, each sentence cited, led by the direct answer when the
     question asks for a figure."""
     citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, start=1)]
-    quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    # The quote keeps the article's words, but not its own "[2]": only our marks cite.
+    quotes = " ".join(f"{neutralise_marks(c.quote)} [{c.n}]" for c in citations)
     direct = direct_answer(citations, type_probs, evidence.question_lang)
     return Answer(
         f"{direct} {quotes}" if direct else quotes,

@@ -27,7 +27,7 @@ from typing import Any
 from rag.answers import Answer
 from rag.apps import slack_blocks as sb
 from rag.apps.backend import ChatBackend
-from rag.config import SlackSettings
+from rag.config import RedactingFilter, SlackSettings, redact, redact_url
 from rag.conversation import resolve_follow_up
 from rag.errors import ConfigError, MissingExtra, RagError
 from rag.lang import apology_message, detect_question, working_message
@@ -332,7 +332,10 @@ def build_app(bot: SlackBot, socket_mode: bool = False) -> Any:
             process_before_response=False,  # ack first, answer in a worker thread
         )
     except Exception as err:  # Bolt signs in with auth.test here
-        raise ConfigError(f"cannot sign in to Slack at {settings.api_base_url}: {err}") from None
+        raise ConfigError(
+            f"cannot sign in to Slack at {redact_url(settings.api_base_url)}: "
+            f"{redact(str(err), settings.secrets())}"
+        ) from None
     _route(app, bot)
     return app
 
@@ -441,6 +444,9 @@ def run(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    hidden = RedactingFilter([*slack.secrets(), settings.llm.api_key])
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(hidden)
     backend = ChatBackend(args.index, args.llm, settings)
     backend.rag()
     bot = SlackBot(backend, slack)

@@ -73,12 +73,21 @@ JS = """
 
 
 def _escape(text: str) -> str:
-    return html.escape(text, quote=False)
+    """Text shown as itself in HTML or Markdown: article text is untrusted, and neither its
+    tags (`<img onerror=…>`) nor its Markdown links (`[click](javascript:…)`) may come alive.
+    Brackets become character references, which Markdown never reads as link syntax. (It is
+    never put inside an attribute, so quotes stay as they are.)"""
+    return html.escape(text, quote=False).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def _linked(text: str) -> str:
-    """Escaped text whose [n] marks link to source n in the evidence panel."""
-    return _CITE.sub(r'<a href="#src-\1" class="cite">[\1]</a>', _escape(text))
+    """Escaped text whose [n] marks (ours: article text has none left, see neutralise_marks)
+    link to source n in the evidence panel."""
+    parts = _CITE.split(text)  # text, number, text, number, ..., text
+    return "".join(
+        _escape(part) if i % 2 == 0 else f'<a href="#src-{part}" class="cite">[{part}]</a>'
+        for i, part in enumerate(parts)
+    )
 
 
 def answer_markdown(view: AnswerView, understood: str = "") -> str:
@@ -125,8 +134,8 @@ def evidence_html(view: AnswerView) -> str:
     if view.considered:
         parts.append("<h4>Closest passages (not good enough to answer from)</h4>")
         parts += [
-            f"<section class='considered'><div class='meta'>{_escape(p.title)} · {p.lang} · "
-            f"{_escape(p.date or 'undated')} · <code>{p.doc_id}</code></div>"
+            f"<section class='considered'><div class='meta'>{_escape(p.title)} · {_escape(p.lang)}"
+            f" · {_escape(p.date or 'undated')} · <code>{_escape(p.doc_id)}</code></div>"
             f"<p>{_escape(p.text[:400])}{'…' if len(p.text) > 400 else ''}</p></section>"
             for p in view.considered
         ]
@@ -146,8 +155,9 @@ def _source_html(s: SourceView) -> str:
         f"{_escape(s.article[: s.start])}<mark>{_escape(s.article[s.start : s.end])}</mark>"
         f"{_escape(s.article[s.end :])}"
     )
-    meta = " · ".join(
-        x for x in (s.outlet or "", s.date or "undated", s.lang, f"<code>{s.doc_id}</code>") if x
+    meta = (
+        " · ".join(_escape(x) for x in (s.outlet or "", s.date or "undated", s.lang) if x)
+        + f" · <code>{_escape(s.doc_id)}</code>"
     )
     return (
         f"<section class='source' id='src-{s.n}'><h4>[{s.n}] {_escape(s.title)}</h4>"
@@ -161,7 +171,7 @@ def _source_html(s: SourceView) -> str:
 def answerer_choices(backend: ChatBackend) -> list[tuple[str, str]]:
     """The answerer dropdown: each registered answerer, the LLM named with where it runs."""
     llm = backend.settings.llm
-    where = llm.base_url or "api.openai.com"
+    where = llm.where if llm.base_url else "api.openai.com"
     return [
         ("extractive (offline, quotes the articles)", "extractive"),
         ("learned (XQuAD-fitted scorer)", "learned"),
@@ -360,7 +370,7 @@ def add_report_markdown(report: AddReport) -> str:
     for label, ids in (("added", report.added), ("updated", report.updated),
                        ("unchanged", report.unchanged)):  # fmt: skip
         if ids:
-            lines.append(f"**{label}**: {', '.join(ids)}")
+            lines.append(f"**{label}**: {_escape(', '.join(ids))}")
     lines += [f"read as {enc}: {_escape(name)}" for name, enc in report.encodings.items()]
     lines += [f"⚠️ **rejected** {_escape(name)}: {_escape(why)}" for name, why in report.rejected]
     return "  \n".join(lines) or "Nothing to add."

@@ -109,6 +109,39 @@ class SentenceSupport:
         return {"text": self.text, "citations": self.citations, "supported": self.supported}
 
 
+# A bracketed number in quoted or retrieved article text, in any shape a citation parser reads
+# (`[2]`, `[2, 3]`, `【1】`, `［1］`, `[source 2]`, `[2025]`, `[1)`); `(2026)` in prose is kept.
+_QUOTED_MARK = re.compile(
+    r"(?P<open>[\[【［〔(（])(?P<body>[^\[\]【】［］〔〕()（）\n]{0,40}?[0-9０-９]"
+    r"[^\[\]【】［］〔〕()（）\n]{0,40}?)(?P<close>[\]】］〕)）])"
+)
+
+# A reference mark as an article writes it, or as neutralise_marks shows it: `[2]`, `{2}{3}`,
+# `【1】`, `[source 2]`. The number in it is no figure (figures.extract skips it).
+REFERENCE_MARK = re.compile(
+    r"[\[【［〔{]\s*(?:(?:sources?|quellen?|fuentes?|来源|出处|资料)\s*[:：#]?\s*)?"
+    r"[0-9０-９]+(?:\s*(?:[,，、;；]|[-–—~]|and|und|y|和)\s*[0-9０-９]+)*\s*[\]】］〕}]",
+    re.IGNORECASE,
+)
+
+
+def neutralise_marks(text: str) -> str:
+    """Article text with its own bracketed numbers shown as `{2}`: an article that writes
+    "chips [2][3]" or a fake "[1] Reuters: ..." header must not add, renumber or forge our
+    citations when it is quoted in an answer or shown to a model as a source. Braces are read
+    by no citation parser (ours or a model's), and the number stays readable."""
+
+    def braces(m: re.Match[str]) -> str:
+        if m.group("open") in "(（" and m.group("close") in ")）":
+            return m.group(0)  # prose, or a citation only if it names a source: see parse
+        return "{" + m.group("body") + "}"
+
+    while True:  # "[1[2]]" holds a second mark once the inner one is gone
+        text, before = _QUOTED_MARK.sub(braces, text), text
+        if text == before:
+            return text
+
+
 def renumber_in_order_of_use(text: str) -> tuple[str, dict[int, int]]:
     """`text` with its citations numbered 1, 2, ... in order of first use, and the mapping from
     old numbers to new: after sentences are dropped, or when a model cites sources 3 and 1."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rag.checks.citations import CITATION_GROUP, answer_sentences
+from rag.checks.citations import CITATION_GROUP, REFERENCE_MARK, answer_sentences
 
 # ------------------------------------------------------------------ vocabulary
 
@@ -256,6 +256,7 @@ def extract(text: str, lang: str = "en") -> list[Figure]:
     dates = _dates(text)
     taken = [(f.start, f.end) for f in dates]
     taken += [m.span() for m in _CLOCK.finditer(text)]  # 2:07 pm is a time, not two figures
+    taken += [m.span() for m in REFERENCE_MARK.finditer(text)]  # "chips [2][3]": no figures
 
     def free(start: int, end: int) -> bool:
         return all(end <= a or start >= b for a, b in taken)

@@ -107,7 +107,7 @@ def answer_mrkdwn(view: AnswerView) -> str:
 
 def source_mrkdwn(source: SourceView) -> str:
     """`[n] Title — outlet · date · lang` and the quoted sentence."""
-    meta = " · ".join(x for x in (source.outlet, source.date or "undated", source.lang) if x)
+    meta = " · ".join((source.outlet or "unknown outlet", source.date or "undated", source.lang))
     quote = shorten(" ".join(source.quote.split()), QUOTE_CHARS)
     return f"*[{source.n}] {escape(source.title)}* — {escape(meta)}\n>{escape(quote)}"
 

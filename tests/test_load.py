@@ -30,18 +30,18 @@ def _rag_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.slow
-def test_concurrent_questions_and_an_ingest_by_another_process_stay_correct(
+def test_concurrent_questions_an_ingest_by_another_process_and_a_soak_stay_correct(
     seed_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the servers import this checkout
-    options = load.Options(requests=6, concurrency=6, with_ingest=True, index=seed_index,
-                           progress=False)  # fmt: skip
+    options = load.Options(requests=6, concurrency=6, with_ingest=True, duration_s=4, rate=3,
+                           index=seed_index, progress=False)  # fmt: skip
     result = load.run(options, tmp_path)
 
     for target in load.TARGETS:
         burst = result["concurrent"][target]
         assert (burst["correct"], burst["wrong"], burst["errors"]) == (6, 0, 0), burst
+        assert burst["first"]["correct"], burst["first"]
         during = result["ingest"]["while_ingesting"][target]
         assert during["requests"] >= 6 and during["errors"] == 0 and during["wrong"] == 0, during
         whole = result["ingest"]["all"][target]
@@ -54,6 +54,11 @@ def test_concurrent_questions_and_an_ingest_by_another_process_stay_correct(
     assert {(p["target"], p["question"]) for p in ingest["pickup"] if p["correct"]} == {
         (t, a.probe.question) for t in load.TARGETS for a in load.NEW_ARTICLES
     }, ingest["pickup"]
+    soak = result["soak"]
+    for target in load.TARGETS:
+        steady = soak["by_target"][target]
+        assert steady["requests"] == 6 and steady["correct"] == 6, steady  # 4 s × 3/s, in turn
+    assert len(soak["samples"]) >= 2  # memory at the start and at the end
     assert all(v is None or v > 0 for v in result["rss_end_mb"].values())
     report = load.render(result)
     assert "| web | 6 | 6 | 0 | 0 |" in report and "| slack | 6 | 6 | 0 | 0 |" in report

@@ -336,14 +336,18 @@ def by_target(outcomes: Sequence[Outcome], wall_s: float) -> dict[str, dict[str,
 def concurrent_phase(
     targets: Sequence[Target], requests: int, concurrency: int, timeout_s: float, say: Say
 ) -> dict[str, Any]:
-    """Each target on its own: `requests` questions, `concurrency` at once."""
+    """Each target on its own: one question alone first (a server loads its language
+    identifier and caches on the first question: reported as `first`, not in the
+    percentiles), then `requests` questions, `concurrency` at once."""
     result = {}
     for target in targets:
-        say(f"{target.name}: {requests} questions, {concurrency} at once")
+        say(f"{target.name}: one question, then {requests} questions, {concurrency} at once")
+        first = ask_once(target, SEED_PROBES[0], timeout_s, time.monotonic())
         t0 = time.monotonic()
         outcomes = burst([target], SEED_PROBES, requests, concurrency, timeout_s, t0)
         result[target.name] = summary(outcomes, time.monotonic() - t0)
         result[target.name]["rss_mb"] = rss_mb(target.server.pid)
+        result[target.name]["first"] = asdict(first)
     return result
 
 
@@ -390,13 +394,18 @@ def ingest_phase(
             [sys.executable, "-m", "rag.apps.cli", "ingest", str(folder), "--index",
              str(index_dir), "--quiet"], stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        while ingest.poll() is None:
+        try:
+            while ingest.poll() is None:
+                outcomes += burst(targets, SEED_PROBES, requests, concurrency, timeout_s, t0)
+            ingest_s = time.monotonic() - t0
             outcomes += burst(targets, SEED_PROBES, requests, concurrency, timeout_s, t0)
-        ingest_s = time.monotonic() - t0
-        outcomes += burst(targets, SEED_PROBES, requests, concurrency, timeout_s, t0)
+        finally:  # interrupted: no ingest or watcher left running
+            if ingest.poll() is None:
+                ingest.kill()
+                ingest.wait()
+            stop.set()
+            watcher.join()
     wall = time.monotonic() - t0
-    stop.set()
-    watcher.join()
     if ingest.returncode != 0:
         raise RagError(f"rag ingest failed during the load run: {log.read_text()[-300:]}")
     swap = swaps[0] if swaps else None
@@ -450,16 +459,18 @@ def soak_phase(
     watcher = threading.Thread(target=sampler)
     watcher.start()
     futures = []
-    with ThreadPoolExecutor(max_workers=concurrency * len(targets)) as pool:
-        for i in range(int(duration_s * rate)):
-            delay = t0 + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            target, probe = targets[i % len(targets)], SEED_PROBES[i % len(SEED_PROBES)]
-            futures.append(pool.submit(ask_once, target, probe, settings.request_timeout_s, t0))
-    wall = time.monotonic() - t0
-    stop.set()
-    watcher.join()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency * len(targets)) as pool:
+            for i in range(int(duration_s * rate)):
+                delay = t0 + i / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                target, probe = targets[i % len(targets)], SEED_PROBES[i % len(SEED_PROBES)]
+                futures.append(pool.submit(ask_once, target, probe, settings.request_timeout_s, t0))
+        wall = time.monotonic() - t0
+    finally:
+        stop.set()
+        watcher.join()
     sample()
     outcomes = [f.result() for f in futures]
     result: dict[str, Any] = {"duration_s": duration_s, "rate_qps": rate, "samples": samples,
@@ -625,9 +636,14 @@ HEADER = ["target", "requests", "correct", "wrong", "errors", "p50 ms", "p95 ms"
           "wall s", "questions/s"]  # fmt: skip
 
 
+def _ms(value: float | None) -> str | None:
+    return None if value is None else f"{value:.0f}"
+
+
 def _row(name: str, s: dict[str, Any]) -> list[Any]:
-    return [name, s["requests"], s["correct"], s["wrong"], s["errors"], s["p50_ms"], s["p95_ms"],
-            s["max_ms"], s["wall_s"], s["throughput_qps"]]  # fmt: skip
+    return [name, s["requests"], s["correct"], s["wrong"], s["errors"], _ms(s["p50_ms"]),
+            _ms(s["p95_ms"]), _ms(s["max_ms"]), f"{s['wall_s']:.1f}",
+            f"{s['throughput_qps']:.2f}"]  # fmt: skip
 
 
 def _errors(rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -655,6 +671,13 @@ def render(r: dict[str, Any]) -> str:
         md_table(HEADER, [_row(n, s) for n, s in r["concurrent"].items()]),
         *_errors(r["concurrent"]),
         "",
+        "The first question to each server, alone, before these: "
+        + ", ".join(
+            f"{n} {_ms(s['first']['ms'])} ms ({'correct' if s['first']['correct'] else 'NOT correct'})"
+            for n, s in r["concurrent"].items()
+        )
+        + ".",
+        "",
         "Server memory (VmRSS, MB) when ready: "
         + ", ".join(f"{n} {v}" for n, v in r["rss_ready_mb"].items())
         + "; after this phase: "
@@ -674,7 +697,7 @@ def _render_ingest(i: dict[str, Any]) -> list[str]:
     from rag.evaluation.reports import md_table
 
     flight = i["in_flight_at_swap"]
-    picked = [[p["target"], p["question"], "yes" if p["correct"] else "NO", p["ms"],
+    picked = [[p["target"], p["question"], "yes" if p["correct"] else "NO", _ms(p["ms"]),
                p["error"] or ""] for p in i["pickup"]]  # fmt: skip
     return [
         "",

@@ -220,6 +220,20 @@ class InputLimits:
     max_upload_files: int = 50
 
 
+@dataclass(frozen=True)
+class LoadSettings:
+    """Limits of `rag bench load` (rag/evaluation/load.py), not of the servers it measures."""
+
+    # A server that has not answered /healthz or its page by then failed to start: a cold
+    # start (imports, model and index load) took ~10-20 s on the 2-core dev machine.
+    start_timeout_s: float = 180.0
+    # One question that has no answer by then is counted as an error, not waited for: 20
+    # concurrent questions on 2 cores took seconds each, not minutes.
+    request_timeout_s: float = 120.0
+    # How often the soak samples the servers' memory.
+    rss_sample_s: float = 10.0
+
+
 SLACK_API = "https://slack.com/api/"
 COMMAND_RESPONSES = ("in_channel", "ephemeral")
 
@@ -306,6 +320,11 @@ class Settings:
     fallbacks: tuple[str, ...] = (DEFAULT_ANSWERER,)
     port: int = 7860
     web_auth: str | None = None  # "user:password" for a shared chat page (RAG_WEB_AUTH)
+    # Sessions the chat page keeps in memory, least recently used dropped first (Gradio's
+    # state_session_capacity; its default, 10,000, let the server grow ~90 KB per API call
+    # with no session, linearly, in a 10-minute `rag bench load` soak). A dropped session
+    # only loses its follow-up context and its last answer's 👍/👎.
+    web_sessions: int = 500
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.from_env({}))
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
@@ -354,6 +373,14 @@ def apply_offline_defaults() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def child_environment(extra: Mapping[str, str], drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment for a child process (a server a benchmark starts), with
+    `extra` set and variables starting with any of `drop` left out."""
+    env = {k: v for k, v in os.environ.items() if not (drop and k.startswith(drop))}
+    env.update(extra)
+    return env
 
 
 @contextmanager

@@ -281,11 +281,19 @@ class LiveRAG:
     def version(self) -> str | None:
         return self._version
 
-    def reload_if_changed(self) -> bool:
-        """Swap in a RAG on the current index version if it changed; whether it did."""
-        with self._reloading:  # one reload at a time; a second caller then finds it current
+    def reload_if_changed(self, wait: bool = True) -> bool:
+        """Swap in a RAG on the current index version if it changed; whether it did.
+
+        One reload at a time: a second caller waits and then finds it current, or with
+        `wait=False` (a question about to be answered) goes on at once with the RAG loaded
+        now rather than queueing behind the reload."""
+        if not self._reloading.acquire(blocking=wait):
+            return False
+        try:
             fresh = reopen_if_changed(self._rag, self._version)
             if fresh is None:
                 return False
             self._rag, self._version = fresh, loaded_version(fresh)
             return True
+        finally:
+            self._reloading.release()

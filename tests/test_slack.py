@@ -4,28 +4,39 @@ to the bot is signed as Slack signs it. No Slack server is involved."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rag.apps import slack_blocks as sb
+from rag.evaluation.load import Server
+from rag.evaluation.slack_fake import (
+    BOT_USER,
+    SECRET,
+    WAIT_S,
+    Call,
+    FakeSlack,
+    direct_message,
+    envelope,
+    final_reply,
+    mention,
+    new_channel,
+    send,
+    serve,
+    shown_text,
+)
 from rag.feedback import FeedbackStore, feedback_path
 from rag.ingest import corpus
 from rag.stores import faiss_bm25 as store
@@ -33,9 +44,6 @@ from tests.conftest import REPO, free_port, write_article
 
 pytest.importorskip("slack_bolt")
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-BOT_USER = "UBOT0001"
-WAIT_S = 120.0
 # An article whose text tries to ping a whole channel, a user and a user group.
 HOSTILE = (
     "Kestrel Robotics ordered exactly 4,321 H200 accelerators <!channel> <!here> <@U0PINGME> "
@@ -49,128 +57,10 @@ CROSS_QUESTION = "Wie viele Nvidia-Chips wollen Alibaba und ByteDance bestellen?
 # ------------------------------------------------------------------ Slack's side, faked
 
 
-@dataclass
-class Call:
-    method: str
-    params: dict[str, Any]
-    token: str
-    response: dict[str, Any]
-
-
-@dataclass
-class FakeSlack:
-    """Slack's Web API as far as the bot uses it; records every call."""
-
-    port: int
-    calls: list[Call] = field(default_factory=list)
-    fail_next: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = field(
-        default_factory=dict
-    )
-    closed_channels: set[str] = field(default_factory=set)
-    max_blocks: int | None = None  # more blocks than this: msg_too_long
-    hold: threading.Event | None = None  # chat.postMessage waits for it
-    ws_url: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _ts: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
-
-    def next_ts(self) -> str:
-        with self.lock:
-            self._ts += 1
-            return f"1700000000.{self._ts:06d}"
-
-    def in_channel(self, channel: str, method: str | None = None) -> list[Call]:
-        with self.lock:
-            calls = list(self.calls)
-        return [c for c in calls if c.params.get("channel") == channel
-                and (method is None or c.method == method)]  # fmt: skip
-
-    def wait_for(self, check: Callable[[], Any], what: str) -> Any:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            result = check()
-            if result:
-                return result
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; calls: {self.calls}")
-
-    def answer(
-        self, method: str, params: dict[str, Any]
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        scripted = self.fail_next.get(method)
-        if scripted:
-            return scripted.pop(0)
-        channel = params.get("channel")
-        if method == "auth.test":
-            return 200, {"ok": True, "user_id": BOT_USER, "bot_id": "BBOT0001", "team_id": "T1",
-                         "user": "newsqa", "team": "Newsroom", "url": "https://newsroom.slack.com/"}, {}  # fmt: skip
-        if method == "apps.connections.open":
-            return 200, {"ok": True, "url": self.ws_url}, {}
-        if channel in self.closed_channels:
-            return 200, {"ok": False, "error": "not_in_channel"}, {}
-        blocks = params.get("blocks")
-        if (
-            self.max_blocks is not None
-            and isinstance(blocks, list)
-            and len(blocks) > self.max_blocks
-        ):
-            return 200, {"ok": False, "error": "msg_too_long"}, {}
-        if method == "chat.postMessage":
-            if self.hold is not None:
-                self.hold.wait(WAIT_S)
-            return 200, {"ok": True, "channel": channel, "ts": self.next_ts()}, {}
-        if method == "chat.update":
-            return 200, {"ok": True, "channel": channel, "ts": params.get("ts")}, {}
-        if method == "chat.postEphemeral":
-            return 200, {"ok": True, "message_ts": self.next_ts()}, {}
-        return 200, {"ok": False, "error": "unknown_method"}, {}
-
-
-def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            if "json" in (self.headers.get("Content-Type") or ""):
-                params = json.loads(raw or "{}")
-            else:
-                params = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
-            for key in ("blocks", "attachments"):  # form-encoded JSON fields
-                if isinstance(params.get(key), str):
-                    params[key] = json.loads(params[key])
-            method = self.path.rsplit("/", 1)[-1]
-            if self.path.startswith("/response/"):
-                method = "response_url"
-            token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-            status, body, headers = fake.answer(method, params)
-            with fake.lock:
-                fake.calls.append(Call(method, params, token, body))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
-
-
 @pytest.fixture(scope="module")
 def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack(free_port())
-    server = ThreadingHTTPServer(("127.0.0.1", fake.port), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serve(FakeSlack(free_port())) as fake:
+        yield fake
 
 
 # ------------------------------------------------------------------ the bot, as its own process
@@ -202,16 +92,12 @@ def _bot_env(fake: FakeSlack, **extra: str) -> dict[str, str]:
     return env
 
 
-class BotProcess:
+class BotProcess(Server):
     """`rag slack` in its own process; stopped (and its log kept for failures) on exit."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._out = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.apps.cli", "slack", *args],
-            env=env, cwd=REPO, stdout=self._out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        argv = [sys.executable, "-m", "rag.apps.cli", "slack", *args]
+        super().__init__("slack", argv, env, log, cwd=REPO)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -225,15 +111,6 @@ class BotProcess:
                 return
             time.sleep(0.1)
         raise AssertionError(f"rag slack was not {what} in time:\n{self.output()}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._out.close()
 
 
 def _healthy(url: str) -> bool:
@@ -261,82 +138,6 @@ def bot(
         process.stop()
 
 
-# ------------------------------------------------------------------ signed requests
-
-
-def _signature(body: bytes, timestamp: int, secret: str = SECRET) -> str:
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def send(url: str, body: bytes, content_type: str = "application/json", timestamp: int | None = None,
-         secret: str = SECRET, headers: dict[str, str] | None = None) -> tuple[int, str]:  # fmt: skip
-    """POST `body` as Slack would: signed with the app's signing secret."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": _signature(body, timestamp, secret),
-        **(headers or {}),
-    })  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def envelope(event: dict[str, Any], event_id: str | None = None) -> bytes:
-    return json.dumps({
-        "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-        "event": event, "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
-    }).encode()  # fmt: skip
-
-
-def _ts() -> str:
-    return f"{int(time.time())}.{uuid.uuid4().int % 1_000_000:06d}"
-
-
-def mention(channel: str, text: str, ts: str | None = None) -> dict[str, Any]:
-    return {"type": "app_mention", "user": "UASKER01", "text": f"<@{BOT_USER}> {text}",
-            "ts": ts or _ts(), "channel": channel, "event_ts": ts}  # fmt: skip
-
-
-def direct_message(channel: str, text: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "message", "channel_type": "im", "user": "UASKER01", "text": text,
-            "ts": _ts(), "channel": channel, **extra}  # fmt: skip
-
-
-def _channel() -> str:
-    return f"C{uuid.uuid4().hex[:9].upper()}"
-
-
-def final_reply(fake: FakeSlack, channel: str) -> Call:
-    """The chat.update that turned the placeholder into an answer (it has the buttons)."""
-
-    def answered() -> Call | None:
-        for call in fake.in_channel(channel, "chat.update"):
-            blocks = call.params.get("blocks") or []
-            if any(b.get("type") == "actions" for b in blocks):
-                return call
-        return None
-
-    return fake.wait_for(answered, f"an answer in {channel}")
-
-
-def _mrkdwn(blocks: list[dict[str, Any]]) -> str:
-    texts = []
-    for block in blocks:
-        if "text" in block:
-            texts.append(block["text"]["text"])
-        texts += [
-            e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text"), str)
-        ]
-    return "\n".join(texts)
-
-
 # ------------------------------------------------------------------ HTTP mode
 
 
@@ -349,7 +150,7 @@ def test_url_verification_challenge_is_echoed(bot: str) -> None:
 
 
 def test_bad_or_stale_signatures_get_401_and_no_reply(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     body = envelope(mention(channel, HOSTILE_QUESTION))
     assert send(bot, body, secret="not-the-secret")[0] == 401
     assert send(bot, body, timestamp=int(time.time()) - 6 * 60)[0] == 401
@@ -362,7 +163,7 @@ def test_bad_or_stale_signatures_get_401_and_no_reply(bot: str, fake_slack: Fake
 def test_mention_gets_a_threaded_cited_answer_across_languages(
     bot: str, fake_slack: FakeSlack
 ) -> None:
-    channel = _channel()
+    channel = new_channel()
     event = mention(channel, CROSS_QUESTION)
     assert send(bot, envelope(event))[0] == 200
     reply = final_reply(fake_slack, channel)
@@ -372,7 +173,7 @@ def test_mention_gets_a_threaded_cited_answer_across_languages(
     assert placeholder.params["text"].startswith("⏳")
     assert reply.token == "xoxb-test-token"
     blocks = reply.params["blocks"]
-    text = _mrkdwn(blocks)
+    text = shown_text(blocks)
     assert blocks[0]["type"] == "section" and blocks[0]["text"]["text"].startswith(
         "Antwort: 200,000 [1]."
     )
@@ -393,7 +194,7 @@ def test_mention_gets_a_threaded_cited_answer_across_languages(
 
 
 def test_the_ack_does_not_wait_for_the_answer(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     fake_slack.hold = threading.Event()
     try:
         status, _ = send(bot, envelope(mention(channel, HOSTILE_QUESTION)))
@@ -406,7 +207,7 @@ def test_the_ack_does_not_wait_for_the_answer(bot: str, fake_slack: FakeSlack) -
 
 
 def test_a_retried_or_duplicated_event_is_answered_once(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     body = envelope(mention(channel, HOSTILE_QUESTION), event_id="EvRETRY0001")
     assert send(bot, body)[0] == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
@@ -443,7 +244,7 @@ def test_other_bots_and_edits_are_ignored(bot: str, fake_slack: FakeSlack) -> No
 
 
 def test_slash_command_answers_in_the_channel(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     body = urllib.parse.urlencode({
         "command": "/news", "text": "¿Cuánto invertirá Alibaba en IA en tres años?",
         "channel_id": channel, "user_id": "UASKER01", "team_id": "T1",
@@ -455,13 +256,13 @@ def test_slash_command_answers_in_the_channel(bot: str, fake_slack: FakeSlack) -
     parent, placeholder = fake_slack.in_channel(channel, "chat.postMessage")
     assert parent.params.get("thread_ts") is None and "<@UASKER01> asked:" in parent.params["text"]
     assert placeholder.params["thread_ts"] == parent.response["ts"]
-    assert "[1]" in _mrkdwn(reply.params["blocks"])
+    assert "[1]" in shown_text(reply.params["blocks"])
 
 
 def test_slash_command_where_the_bot_may_not_post_answers_through_response_url(
     bot: str, fake_slack: FakeSlack
 ) -> None:
-    channel = _channel()
+    channel = new_channel()
     fake_slack.closed_channels.add(channel)
     response_id = uuid.uuid4().hex
     body = urllib.parse.urlencode({
@@ -475,14 +276,14 @@ def test_slash_command_where_the_bot_may_not_post_answers_through_response_url(
                      and c.params.get("response_type") == "in_channel"), None)  # fmt: skip
 
     call = fake_slack.wait_for(responded, "an answer through response_url")
-    assert "[1]" in _mrkdwn(call.params["blocks"])
+    assert "[1]" in shown_text(call.params["blocks"])
 
 
 def test_article_text_cannot_ping_anyone(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     assert send(bot, envelope(mention(channel, HOSTILE_QUESTION)))[0] == 200
     reply = final_reply(fake_slack, channel)
-    shown = _mrkdwn(reply.params["blocks"])
+    shown = shown_text(reply.params["blocks"])
     assert "4,321" in shown and "Kestrel" in shown  # the hostile article is the one cited
     everything = json.dumps([c.params for c in fake_slack.in_channel(channel)], ensure_ascii=False)
     for markup in ("<!channel>", "<!here>", "<@U0PINGME>", "<!subteam", "@channel"):
@@ -493,7 +294,7 @@ def test_article_text_cannot_ping_anyone(bot: str, fake_slack: FakeSlack) -> Non
 def test_a_thumbs_down_click_is_stored_with_the_answer(
     bot: str, fake_slack: FakeSlack, slack_index: Path
 ) -> None:
-    channel = _channel()
+    channel = new_channel()
     assert send(bot, envelope(mention(channel, HOSTILE_QUESTION)))[0] == 200
     reply = final_reply(fake_slack, channel)
     buttons = next(b for b in reply.params["blocks"] if b["type"] == "actions")["elements"]
@@ -523,7 +324,7 @@ def test_a_thumbs_down_click_is_stored_with_the_answer(
 
 
 def test_a_rate_limited_update_waits_and_is_retried(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
     fake_slack.fail_next["chat.update"] = [limited]
     assert send(bot, envelope(mention(channel, HOSTILE_QUESTION)))[0] == 200
@@ -532,7 +333,7 @@ def test_a_rate_limited_update_waits_and_is_retried(bot: str, fake_slack: FakeSl
 
 
 def test_a_message_slack_finds_too_long_goes_out_in_parts(bot: str, fake_slack: FakeSlack) -> None:
-    channel = _channel()
+    channel = new_channel()
     fake_slack.max_blocks = 3
     try:
         assert send(bot, envelope(mention(channel, HOSTILE_QUESTION)))[0] == 200
@@ -545,7 +346,7 @@ def test_a_message_slack_finds_too_long_goes_out_in_parts(bot: str, fake_slack: 
         posted = fake_slack.wait_for(parts, "the answer in parts")
     finally:
         fake_slack.max_blocks = None
-    shown = "\n".join(_mrkdwn(c.params.get("blocks") or []) for c in posted)
+    shown = "\n".join(shown_text(c.params.get("blocks") or []) for c in posted)
     assert "4,321" in shown and "*[1]" in shown
     assert all(len(c.params.get("blocks") or []) <= 3 for c in posted)
 
@@ -589,7 +390,7 @@ def test_a_failed_answer_posts_an_apology_and_is_logged(
 
     register("broken-for-test", lambda settings: Broken())
     bot, client = in_process("broken-for-test")
-    channel = _channel()
+    channel = new_channel()
     bot.answer_in_thread(
         client, "Wie viele H200-Einheiten will Alibaba abnehmen?", Place(channel, "1.1")
     )
@@ -607,23 +408,23 @@ def test_an_unavailable_llm_falls_back_to_the_extractive_answer_with_a_notice(
     closed = free_port()  # nothing listens there
     llm = replace(LLMSettings.from_env({}), base_url=f"http://127.0.0.1:{closed}/v1", retries=0)
     bot, client = in_process("openai", Settings(index_dir=slack_index, llm=llm))
-    channel = _channel()
+    channel = new_channel()
     bot.answer_in_thread(client, HOSTILE_QUESTION, Place(channel, "1.1"))
     blocks = fake_slack.in_channel(channel, "chat.update")[-1].params["blocks"]
     assert blocks[0]["type"] == "context" and "The LLM failed" in blocks[0]["elements"][0]["text"]
-    assert "4,321" in _mrkdwn(blocks)
+    assert "4,321" in shown_text(blocks)
 
 
 def test_ephemeral_slash_command_answers_only_the_asker(
     in_process: Callable[..., Any], fake_slack: FakeSlack
 ) -> None:
     bot, client = in_process(command_response="ephemeral")
-    channel = _channel()
+    channel = new_channel()
     command = {"channel_id": channel, "user_id": "UASKER02", "text": HOSTILE_QUESTION}
     bot.answer_command(client, command, respond=lambda **kw: pytest.fail(f"responded {kw}"))
     [call] = fake_slack.in_channel(channel)
     assert call.method == "chat.postEphemeral" and call.params["user"] == "UASKER02"
-    assert "4,321" in _mrkdwn(call.params["blocks"])
+    assert "4,321" in shown_text(call.params["blocks"])
 
 
 def test_a_follow_up_in_a_thread_is_read_with_the_previous_question(
@@ -632,7 +433,7 @@ def test_a_follow_up_in_a_thread_is_read_with_the_previous_question(
     from rag.apps.slack import Place
 
     bot, client = in_process()
-    place = Place(_channel(), "2.2")
+    place = Place(new_channel(), "2.2")
     bot.answer_in_thread(client, "How many H200 chips is Alibaba ready to order?", place)
     bot.answer_in_thread(client, "and ByteDance?", place)
     blocks = fake_slack.in_channel(place.channel, "chat.update")[-1].params["blocks"]
@@ -664,7 +465,7 @@ def test_a_streamed_answer_edits_the_message_at_most_once_per_interval(
 
     register("streaming-for-test", lambda settings: Streaming())
     bot, client = in_process("streaming-for-test", update_interval_s=interval)
-    channel = _channel()
+    channel = new_channel()
     bot.answer_in_thread(client, "How many H200 chips will Alibaba order?", Place(channel, "3.3"))
     updates = fake_slack.in_channel(channel, "chat.update")
     assert len(updates) == previews + 1  # the previews, then the answer
@@ -750,7 +551,7 @@ def test_socket_mode_acks_the_envelope_and_replies_in_the_thread(
 ) -> None:
     from websockets.sync.server import serve
 
-    channel = _channel()
+    channel = new_channel()
     event = mention(channel, "How many H200 chips will Alibaba order?")
     envelope_id = f"env-{uuid.uuid4()}"
     received: list[dict[str, Any]] = []
@@ -782,4 +583,4 @@ def test_socket_mode_acks_the_envelope_and_replies_in_the_thread(
     assert opened and opened[-1].token == "xapp-1-test"  # the app-level token opens the socket
     placeholder = fake_slack.in_channel(channel, "chat.postMessage")[0]
     assert placeholder.params["thread_ts"] == event["ts"]
-    assert "[1]" in _mrkdwn(reply.params["blocks"])
+    assert "[1]" in shown_text(reply.params["blocks"])

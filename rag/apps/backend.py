@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,16 +73,31 @@ class ChatBackend:
         self._live: LiveRAG | None = None
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.Lock()
+        # id(answer) -> the RAG that answered it, until the answer is garbage: its view must
+        # quote the articles of that version, not of one swapped in meanwhile.
+        self._answered: dict[int, RAG] = {}
 
     def rag(self) -> RAG:
         """The RAG on the index's current version: a page that adds or removes articles keeps
         answering from the old version until the new one is complete, then swaps."""
+        return self._loaded().rag
+
+    def _loaded(self) -> LiveRAG:
         with self._lock:
             if self._live is None:
                 answerer = self._answerer(self.answerer_name)
                 rag = RAG.open_or_build(self.index_dir, answerer=answerer, settings=self.settings)
                 self._live = LiveRAG(rag)
-            return self._live.rag
+            return self._live
+
+    def current(self) -> RAG:
+        """The RAG for a new question, on the newest complete version: an index another
+        process wrote (`rag ingest`, a second front end) is picked up here, at the cost of
+        reading the small `CURRENT` file. While one thread loads the new version the others
+        keep answering from the old one."""
+        live = self._loaded()
+        live.reload_if_changed(wait=False)
+        return live.rag
 
     @property
     def index_path(self) -> Path:
@@ -90,7 +106,7 @@ class ChatBackend:
     # ------------------------------------------------------------ articles and feedback
 
     def articles(self) -> list[dict[str, Any]]:
-        return list_articles(self.rag().index)
+        return list_articles(self.current().index)
 
     def add_articles(
         self, paths: list[Path], names: dict[Path, str], progress: Progress | None = None
@@ -105,9 +121,7 @@ class ChatBackend:
         self._reload()
 
     def _reload(self) -> None:
-        self.rag()
-        assert self._live is not None
-        self._live.reload_if_changed()
+        self._loaded().reload_if_changed()
 
     def feedback(self, record: dict[str, Any] | None, verdict: str, comment: str = "") -> int:
         """Store a reader's verdict on an answer beside the index."""
@@ -124,16 +138,22 @@ class ChatBackend:
     def ask_stream(self, question: str, ask: Ask | None = None) -> Iterator[str | Answer]:
         """Answer text as it comes, then the Answer; `ask` carries the page's controls."""
         ask = ask or Ask()
-        rag = self.rag()
+        rag = self.current()
         answerer = self._answerer(ask.answerer) if ask.answerer else None
-        yield from rag.ask_stream(question, ask.filters(), answerer, ask.sources or None)
+        for event in rag.ask_stream(question, ask.filters(), answerer, ask.sources or None):
+            if isinstance(event, Answer):
+                self._answered[id(event)] = rag
+                weakref.finalize(event, self._answered.pop, id(event), None)
+            yield event
 
     def view(self, answer: Answer) -> AnswerView:
-        return present(answer, self.rag().index.article)
+        """The presentation of `answer`, quoting the index version that answered it."""
+        rag = self._answered.get(id(answer)) or self.rag()
+        return present(answer, rag.index.article)
 
     def ask_json(self, question: str, answerer: str = "", sources: int = 0) -> dict[str, Any]:
         """The full answer, the same JSON as `rag ask --json`."""
-        answer = self.rag().ask(
+        answer = self.current().ask(
             question,
             answerer=self._answerer(answerer) if answerer else None,
             sources=sources or None,

@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
 
-    bench = sub.add_parser("bench", help="benchmarks: xquad (retrieval) or speed (latency, scale)")
+    bench = sub.add_parser(
+        "bench", help="benchmarks: xquad (retrieval), speed (latency, scale), load (concurrency)"
+    )
     benches = bench.add_subparsers(dest="bench", required=True)
     xq = benches.add_parser("xquad", help="cross-lingual retrieval on XQuAD vs llama-index")
     xq.add_argument("--pairs", default="all", help="QUESTIONS-PARAGRAPHS pairs, e.g. en-zh,de-de")
@@ -120,6 +122,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--queries", type=int, default=200, help="warm queries per measurement")
     sp.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
     sp.add_argument("--quiet", action="store_true", help="no progress output")
+    ld = benches.add_parser(
+        "load", help="concurrent questions to the page's API and the Slack bot; ingest; soak"
+    )
+    ld.add_argument("--requests", type=int, default=20, help="questions per target (20)")
+    ld.add_argument("--concurrency", type=int, default=20, help="in flight per target (20)")
+    ld.add_argument("--duration", type=float, default=0, help="soak seconds (0: no soak)")
+    ld.add_argument("--rate", type=float, default=2, help="soak questions per second (2)")
+    ld.add_argument("--targets", default="web,slack", help="web, slack or web,slack")
+    ld.add_argument(
+        "--with-ingest", action="store_true", help="also questions during a `rag ingest`"
+    )
+    ld.add_argument("--index", type=Path, default=None, help="index to copy (default: seed corpus)")
+    ld.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
+    ld.add_argument("--quiet", action="store_true", help="no progress output")
 
     remove = with_index(sub.add_parser("remove", help="delete a document from the index"))
     remove.add_argument("doc_ids", nargs="+", help="document id(s)")
@@ -486,11 +502,25 @@ def _gate(args: argparse.Namespace, section: str, summaries: dict[str, Any]) -> 
 def cmd_bench(args: argparse.Namespace) -> None:
     if args.bench == "xquad":
         _bench_xquad(args)
+    elif args.bench == "load":
+        _bench_load(args)
     else:
         from rag.evaluation import speed
 
         folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet)
         print(f"report: {folder / 'report.md'}")
+
+
+def _bench_load(args: argparse.Namespace) -> None:
+    from rag.evaluation import load
+
+    options = load.Options(
+        requests=args.requests, concurrency=args.concurrency, duration_s=args.duration,
+        rate=args.rate, targets=load.parse_targets(args.targets), with_ingest=args.with_ingest,
+        index=args.index, out=args.out, progress=not args.quiet,
+    )  # fmt: skip
+    folder, _ = load.main(options)
+    print(f"report: {folder / 'report.md'}")
 
 
 def _bench_xquad(args: argparse.Namespace) -> None:

@@ -481,4 +481,4 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app(backend)  # builds or loads the index first: the first answer is fast
     except RagError as err:
         raise SystemExit(f"ui: error: {err}") from None
-    launch(app, args.host, args.port, auth)
+    launch(app, args.host, args.port, auth, state_session_capacity=settings.web_sessions)

@@ -187,8 +187,8 @@ def test_the_page_binds_to_loopback_unless_told(
 ) -> None:
     launched: dict[str, Any] = {}
     monkeypatch.setattr(web, "create_app", lambda backend: "app")
-    monkeypatch.setattr(web, "launch", lambda app, host, port, auth=None: launched.update(
-        host=host, port=port, auth=auth))  # fmt: skip
+    monkeypatch.setattr(web, "launch", lambda app, host, port, auth=None, **kw: launched.update(
+        host=host, port=port, auth=auth, **kw))  # fmt: skip
     web.main(["--index", str(seed_index), "--port", "7999"])
     assert launched == {"host": "127.0.0.1", "port": 7999, "auth": None}
     web.main(["--index", str(seed_index), "--host", "0.0.0.0", "--auth", "ana:pw"])

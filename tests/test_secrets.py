@@ -190,7 +190,9 @@ def test_the_page_binds_to_loopback_unless_told(
     monkeypatch.setattr(web, "launch", lambda app, host, port, auth=None, **kw: launched.update(
         host=host, port=port, auth=auth, **kw))  # fmt: skip
     web.main(["--index", str(seed_index), "--port", "7999"])
-    assert launched == {"host": "127.0.0.1", "port": 7999, "auth": None}
+    # and with the session cap that keeps a long-running page's memory flat
+    assert launched == {"host": "127.0.0.1", "port": 7999, "auth": None,
+                        "state_session_capacity": Settings().web_sessions}  # fmt: skip
     web.main(["--index", str(seed_index), "--host", "0.0.0.0", "--auth", "ana:pw"])
     assert launched["host"] == "0.0.0.0" and launched["auth"] == ("ana", "pw")
 

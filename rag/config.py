@@ -206,6 +206,20 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """How `rag ingest` runs chunk-and-embed: in this process, or mapped over a Ray cluster."""
+
+    engine: str = "local"  # or "ray" (`rag ingest --engine ray`)
+    # Ray actors, each holding one embedder: one per core of the 2-core machine it was measured
+    # on (`rag bench speed --engine ray`, docs/scale.md)
+    workers: int = 2
+    # articles per Ray batch: ~5 chunks and ~20 sentences an article, so ~16 embedder calls of
+    # 16 texts each, enough to keep the per-batch scheduling cost small; small enough that
+    # 240 articles still spread over 2 workers
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
 class InputLimits:
     """How much input one request may bring; past these the user gets a reason, not a hang.
 
@@ -333,6 +347,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     limits: InputLimits = field(default_factory=InputLimits)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -373,6 +388,7 @@ def apply_offline_defaults() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def child_environment(extra: Mapping[str, str], drop: tuple[str, ...] = ()) -> dict[str, str]:

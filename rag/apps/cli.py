@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import InputError, RagError
 
 if TYPE_CHECKING:
+    from rag.config import IngestSettings
     from rag.present import AnswerView
 
 EXIT_USAGE = 2
@@ -41,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
         "(replaces a damaged index; its feedback is kept)",
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--engine", help="local (default: in this process) or ray (chunk and embed on Ray Data)"
+    )
+    ingest.add_argument("--workers", type=int, help="with --engine ray: actors, one embedder each")
+    ingest.add_argument("--batch-size", type=int, help="with --engine ray: articles per batch")
+    ingest.add_argument(
+        "--address", help="with --engine ray: join this Ray cluster (default: start a local one)"
+    )
 
     for name, help_text in (("search", "show the passages that match"), ("ask", "answer")):
         p = with_index(sub.add_parser(name, help=help_text))
@@ -260,6 +269,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
         raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
+    engine = _ingest_engine(args)
     kind, tuning = args.settings.store_kind, args.settings.store
     store, known = None, []
     # opened first, so a renamed copy of an indexed article is skipped (not when rebuilding:
@@ -282,7 +292,14 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     store = store or get_store(
         kind, index_dir, args.embedder, settings, tuning, rebuild=args.rebuild
     )
-    report = store.upsert(batch.articles, progress=not args.quiet)
+    if engine.engine == "ray":
+        from rag.ingest import ray_engine
+
+        with ray_engine.cluster(args.address, engine.workers, progress=not args.quiet):
+            embed = ray_engine.RayEmbed(store.embedder_name, engine)
+            report = store.upsert(batch.articles, progress=not args.quiet, embed=embed)
+    else:
+        report = store.upsert(batch.articles, progress=not args.quiet)
     if args.json:
         _print_json({**report.as_dict(), "skipped": batch.skipped, "encodings": batch.encodings})
         return
@@ -294,6 +311,32 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         f"(total {report.seconds:.1f}s); index {index_dir}: {report.total_documents} documents, "
         f"{report.total_chunks} chunks"
     )
+
+
+def _ingest_engine(args: argparse.Namespace) -> IngestSettings:
+    """The engine flags over the configured defaults, checked before any article is read."""
+    from dataclasses import replace
+
+    from rag.ingest.ray_engine import check_options
+
+    chosen = replace(
+        args.settings.ingest,
+        **{
+            k: v
+            for k, v in (
+                ("engine", args.engine),
+                ("workers", args.workers),
+                ("batch_size", args.batch_size),
+            )
+            if v is not None
+        },
+    )
+    check_options(chosen.engine, chosen.workers, chosen.batch_size)
+    ray_only = [f for f, v in (("--workers", args.workers), ("--batch-size", args.batch_size),
+                               ("--address", args.address)) if v is not None]  # fmt: skip
+    if chosen.engine != "ray" and ray_only:
+        raise InputError(f"{ray_only[0]} applies to --engine ray only")
+    return chosen
 
 
 def cmd_search(args: argparse.Namespace) -> None:

@@ -116,3 +116,9 @@ def chunk_and_embed(
     seconds = time.perf_counter() - started
     tokens = sum(c["n_tokens"] for d in documents for c in d.chunks)
     return EmbeddedBatch(documents, chunk_vectors, sentence_vectors, tokens, seconds)
+
+
+# What a store's upsert calls to turn the articles it has decided to (re)index into records plus
+# vectors: `chunk_and_embed` in this process, or the same function mapped over a Ray cluster
+# (rag/ingest/ray_engine.py), so the store never embeds what it is handed.
+Embed = Callable[[Sequence[Article], Embedder, ChunkingSettings, Progress | None], EmbeddedBatch]

@@ -19,7 +19,7 @@ import numpy as np
 from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder
 from rag.errors import IndexMismatch, InputError
-from rag.ingest.chunking import DocEntry, chunk_and_embed
+from rag.ingest.chunking import DocEntry, Embed, chunk_and_embed
 from rag.ingest.corpus import Article
 from rag.stores.base import Chunk, ChunkHit, Filters, IngestReport, Sentence, StoreQuery
 
@@ -333,7 +333,10 @@ class ArrayStore(ABC):
         recorded = {k: v for k, v in self.manifest["chunking"].items() if k != "splitter"}
         return ChunkingSettings(**recorded)
 
-    def upsert(self, articles: Sequence[Article], progress: bool = False) -> IngestReport:
+    def upsert(
+        self, articles: Sequence[Article], progress: bool = False, embed: Embed = chunk_and_embed
+    ) -> IngestReport:
+        """Add or update articles; `embed` chunks and embeds only the new or changed ones."""
         started = time.perf_counter()
         report = IngestReport()
         docs = dict(self.docs)
@@ -350,9 +353,7 @@ class ArrayStore(ABC):
         if fresh:
             embedder = self._embedder()
             with ExitStack() as bars:
-                batch = chunk_and_embed(
-                    fresh, embedder, self._chunking(), _progress_bar(bars, progress)
-                )
+                batch = embed(fresh, embedder, self._chunking(), _progress_bar(bars, progress))
             for entry in batch.documents:
                 docs[entry.article.doc_id] = entry
             report.embed_seconds += batch.embed_seconds

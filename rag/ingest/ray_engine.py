@@ -128,7 +128,8 @@ class RayEmbed:
         ray = _ray()
         items = [{"pos": i, "article": json.dumps(a.to_record())} for i, a in enumerate(articles)]
         size = self.settings.batch_size
-        dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // size)))
+        blocks = max(1, -(-len(items) // size))
+        dataset = ray.data.from_items(items, override_num_blocks=blocks)
         mapped = dataset.map_batches(
             ChunkEmbedWorker,
             fn_constructor_kwargs={
@@ -137,7 +138,8 @@ class RayEmbed:
             },
             batch_size=size,
             batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=self.settings.workers),
+            # no more actors than batches: an actor with nothing to do still loads a model
+            compute=ray.data.ActorPoolStrategy(size=min(self.settings.workers, blocks)),
             num_cpus=1,
         )
         try:

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         "(replaces a damaged index; its feedback is kept)",
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--store",
+        help="where a new index keeps its vectors: faiss_bm25 (default, in DIR), "
+        "milvus:PATH.db (Milvus Lite) or http://HOST:PORT (a Milvus server; MILVUS_TOKEN); "
+        "recorded in DIR, so later commands need no flag",
+    )
 
     for name, help_text in (("search", "show the passages that match"), ("ask", "answer")):
         p = with_index(sub.add_parser(name, help=help_text))
@@ -260,7 +266,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if args.chunk_tokens is not None and not 16 <= args.chunk_tokens <= 512:
         raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
-    kind, tuning = args.settings.store_kind, args.settings.store
+    kind, tuning = args.store or args.settings.store_kind, args.settings.store
+    _check_store_kind(args.store, index_dir, args.rebuild)
     store, known = None, []
     # opened first, so a renamed copy of an indexed article is skipped (not when rebuilding:
     # the old index may be damaged)
@@ -294,6 +301,23 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         f"(total {report.seconds:.1f}s); index {index_dir}: {report.total_documents} documents, "
         f"{report.total_chunks} chunks"
     )
+
+
+def _check_store_kind(asked: str | None, index_dir: Path, rebuild: bool) -> None:
+    """An explicit --store that differs from the kind DIR already holds is refused, not
+    ignored: mixing two stores' vectors in one index cannot work."""
+    from rag.stores import milvus
+    from rag.stores.registry import recorded_store
+
+    recorded = recorded_store(index_dir)
+    if asked is None or rebuild or recorded is None:
+        return
+    wanted = milvus.KIND if milvus.is_spec(asked) else asked
+    if wanted != recorded:
+        raise InputError(
+            f"the index at {index_dir} is a {recorded} store, not {wanted}: drop --store to add "
+            f"to it, or add --rebuild to replace it with a {wanted} store"
+        )
 
 
 def cmd_search(args: argparse.Namespace) -> None:

@@ -6,10 +6,8 @@ unreachable server is one line, not a traceback."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,34 +116,11 @@ def test_cli_records_the_store_at_ingest_and_later_commands_need_no_flag(tmp_pat
 @pytest.fixture
 def milvus_server(tmp_path: Path) -> Iterator[str]:
     """A real `milvus-lite server` on a free loopback port, stopped afterwards."""
+    from rag.stores.milvus import lite_server
+
     port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "milvus-lite"), "server",
-         "--data-dir", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        _wait_until_accepting(port, server)
+    with lite_server(tmp_path / "server", port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_until_accepting(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120  # a readiness bound, not a measurement
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "milvus-lite server exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"milvus-lite server did not accept on port {port}")
 
 
 def test_a_milvus_server_serves_the_store(milvus_server: str, tmp_path: Path) -> None:

@@ -128,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--queries", type=int, default=200, help="warm queries per measurement")
     sp.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
     sp.add_argument("--quiet", action="store_true", help="no progress output")
+    sp.add_argument(
+        "--store",
+        choices=["milvus"],
+        help="also compare search latency and memory: FAISS vs Milvus Lite embedded vs a "
+        "milvus-lite server (needs the milvus extra)",
+    )
+    sp.add_argument(
+        "--store-sizes", default="10000,100000", help="chunk counts for --store (10000,100000)"
+    )
     ld = benches.add_parser(
         "load", help="concurrent questions to the page's API and the Slack bot; ingest; soak"
     )
@@ -531,7 +540,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     else:
         from rag.evaluation import speed
 
-        folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet)
+        stores = args.store_sizes if args.store == "milvus" else None
+        folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet, stores)
         print(f"report: {folder / 'report.md'}")
 
 

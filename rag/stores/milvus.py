@@ -27,8 +27,12 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -268,3 +272,71 @@ def _expression(filters: Filters | None, langs: frozenset[str] | None) -> str | 
     if langs is not None:
         terms.append(_among("lang", sorted(langs)))
     return " and ".join(terms) or None
+
+
+# ---------------------------------------------------------------- for tests and benchmarks
+
+
+@contextmanager
+def lite_server(
+    data_dir: Path, port: int, ready_s: float = 120.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `milvus-lite server` process on 127.0.0.1:`port` (never its default 0.0.0.0), yielded
+    once it accepts connections and stopped afterwards, however the block ends."""
+    command = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir",
+               str(data_dir), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_accepting(server, port, ready_s)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_accepting(server: subprocess.Popen[bytes], port: int, ready_s: float) -> None:
+    deadline = time.monotonic() + ready_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise IndexUnavailable(f"milvus-lite server exited with status {server.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise IndexUnavailable(f"milvus-lite server did not accept on port {port} in {ready_s:.0f} s")
+
+
+@contextmanager
+def scratch_collection(
+    uri: str, vectors: np.ndarray, token: str = "", index_type: str = "FLAT"
+) -> Iterator[Callable[[np.ndarray, int], list[int]]]:
+    """A throwaway collection holding `vectors` (row numbers as ids), as the store builds
+    one, for `rag bench speed`: yields a search returning the rows of the k best; dropped
+    afterwards."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=uri, token=token)
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    _create_collection(client, name, vectors.shape[1], index_type)
+    try:
+        for start in range(0, len(vectors), INSERT_BATCH):
+            block = vectors[start : start + INSERT_BATCH]
+            client.insert(name, [
+                {"chunk_id": str(start + i), "vector": v.tolist(), "doc_id": "", "lang": "",
+                 "date": ""} for i, v in enumerate(block)
+            ])  # fmt: skip
+
+        def search(vector: np.ndarray, k: int) -> list[int]:
+            hits = client.search(name, data=[vector.tolist()], limit=k,
+                                 output_fields=["chunk_id"], search_params={"metric_type": "IP"})  # fmt: skip
+            return [int(h["entity"]["chunk_id"]) for h in hits[0]]
+
+        yield search
+    finally:
+        client.drop_collection(name)
+        client.close()

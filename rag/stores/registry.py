@@ -29,10 +29,14 @@ class Backend:
     version: Callable[[Path | None], str | None] = lambda path: None
 
 
-def _faiss_folder(path: Path | None) -> Path:
+def _folder(path: Path | None, kind: str) -> Path:
     if path is None:
-        raise ConfigError("the faiss_bm25 store lives in a folder: give its path (--index DIR)")
+        raise ConfigError(f"the {kind} store lives in a folder: give its path (--index DIR)")
     return path
+
+
+def _faiss_folder(path: Path | None) -> Path:
+    return _folder(path, "faiss_bm25")
 
 
 def _faiss_bm25(
@@ -76,12 +80,45 @@ def _memory(
     return MemoryStore(get_embedder(embedder), settings, name=embedder, tuning=tuning)
 
 
+def _milvus(uri: str | None) -> Backend:
+    """The Milvus store for a `--store` value naming where its vectors go (None: plain
+    `milvus`, which opens one that exists); the folder at `path` holds the rest and records the
+    URI, so reopening it needs only the folder."""
+
+    def create(
+        path: Path | None,
+        embedder: str | Embedder | None,
+        settings: ChunkingSettings | None,
+        tuning: StoreSettings | None,
+        rebuild: bool,
+    ) -> Store:
+        from rag.stores import faiss_bm25
+        from rag.stores.milvus import MilvusStore
+
+        folder = _folder(path, "milvus")
+        if faiss_bm25.exists(folder) and not rebuild:
+            return _faiss_bm25(folder, embedder, settings, tuning, rebuild)  # opens any folder
+        if uri is None:
+            raise ConfigError(
+                f"a new milvus store needs to know where its vectors go: --store "
+                f"milvus:PATH.db or --store http://HOST:PORT (not plain milvus) for {folder}"
+            )
+        name = embedder.id if isinstance(embedder, Embedder) else embedder
+        return MilvusStore.create(folder, uri, name, settings, tuning)
+
+    return Backend(create, _faiss_exists, _faiss_version)
+
+
 _REGISTRY: dict[str, Backend] = {
     # the on-disk default: see rag/stores/faiss_bm25.py
     "faiss_bm25": Backend(_faiss_bm25, _faiss_exists, _faiss_version),
     # in this process only, for tests: see rag/stores/memory.py; never "exists" to be reopened
     "memory": Backend(_memory, lambda path: False),
+    # a Milvus store that exists (its folder names the URI); a new one is spelled with its URI
+    "milvus": _milvus(None),
 }
+# Spelled with where the vectors go: see rag/stores/milvus.py.
+MILVUS_SPECS = ("milvus:PATH.db", "http://HOST:PORT")
 
 
 def known_stores() -> list[str]:
@@ -89,9 +126,21 @@ def known_stores() -> list[str]:
 
 
 def _backend(name: str) -> Backend:
+    from rag.stores import milvus
+
+    if milvus.is_spec(name):
+        return _milvus(milvus.uri_of(name))
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown store {name!r}; known: {', '.join(known_stores())}")
+        known = ", ".join([*known_stores(), *MILVUS_SPECS])
+        raise ConfigError(f"unknown store {name!r}; known: {known}")
     return _REGISTRY[name]
+
+
+def recorded_store(path: Path | None) -> str | None:
+    """The kind of store the folder at `path` holds (None: none there), from its manifest."""
+    from rag.stores import faiss_bm25
+
+    return None if path is None else faiss_bm25.recorded_kind(path)
 
 
 def store_exists(name: str, path: Path | None) -> bool:

@@ -25,6 +25,7 @@ import pytest
 
 from rag.apps import web
 from rag.config import Settings
+from rag.evaluation.load import Server
 from tests.conftest import REPO, free_port
 
 LLM_KEY = "sk-test-SECRET123llmkey"
@@ -271,18 +272,11 @@ def test_unsigned_requests_are_refused(
     state["auth"] = {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"}
     port = free_port()
     log = tmp_path / "bot.log"
-    with log.open("w") as out:
-        bot = subprocess.Popen(
-            [sys.executable, "-m", "rag.apps.cli", "slack", "--index", str(seed_index),
-             "--port", str(port)],
-            env=secret_env(SLACK_API_BASE_URL=f"{server.url}/api/"), cwd=REPO, stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    argv = [sys.executable, "-m", "rag.apps.cli", "slack", "--index", str(seed_index),
+            "--port", str(port)]  # fmt: skip
+    bot = Server("slack", argv, secret_env(SLACK_API_BASE_URL=f"{server.url}/api/"), log, REPO)
     try:
-        deadline = time.monotonic() + WAIT_S
-        while not _listening(f"http://127.0.0.1:{port}/healthz"):
-            assert bot.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        bot.wait_ready(f"http://127.0.0.1:{port}/healthz", WAIT_S)
         event = {"type": "event_callback", "event_id": "Ev1", "team_id": "T1",
                  "event": {"type": "app_mention", "user": "U1", "channel": "C1",
                            "text": "<@UBOT> How much memory does the H200 have?",
@@ -297,14 +291,5 @@ def test_unsigned_requests_are_refused(
         time.sleep(2)  # an answer, were one started, would be posted by now
         assert [p for p, _ in server.requests if not p.endswith("auth.test")] == []
     finally:
-        bot.terminate()
-        bot.wait(30)
+        bot.stop()
     assert_no_secret(log.read_text(), "the bot's log")
-
-
-def _listening(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False

@@ -113,14 +113,6 @@ class BotProcess(Server):
         raise AssertionError(f"rag slack was not {what} in time:\n{self.output()}")
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def bot(
     fake_slack: FakeSlack, slack_index: Path, tmp_path_factory: pytest.TempPathFactory
@@ -132,7 +124,7 @@ def bot(
         ["--index", str(slack_index), "--port", str(port)], _bot_env(fake_slack), log
     )
     try:
-        process.wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/healthz"), "listening")
+        process.wait_ready(f"http://127.0.0.1:{port}/healthz", WAIT_S)
         yield f"http://127.0.0.1:{port}/slack/events"
     finally:
         process.stop()

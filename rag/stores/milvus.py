@@ -17,9 +17,21 @@ sentence vectors and the bm25s lexical index, because:
   the unchanged documents' vectors without reading them back, and a collection that was lost
   can be refilled from them.
 
-A write changes only the rows of added, changed and removed documents in Milvus, then switches
-the folder to the new version; `check_vectors` refuses a folder and a collection that disagree
-(an ingest interrupted between the two) with the command that rebuilds it. Only this module
+Writes keep the old version whole until the new one is live, as the FAISS store does. Each
+write is a generation G+1: it inserts rows only for added and changed documents, tagged with
+G+1 (keyed `doc#idx@gen`, so they never overwrite the rows the live version still searches),
+then switches the folder to the new version, then deletes the replaced rows ("retired", and
+listed in the new manifest). A version searches only rows of its generation or older whose
+document is at that generation, so:
+
+- an ingest killed before the switch leaves rows of a generation no version names: invisible,
+  and deleted by the next write;
+- one killed after the switch leaves retired rows: skipped (searches ask for that many more
+  hits), and deleted by the next write;
+- a reader that loaded the old version keeps searching it while the new one is written.
+
+`check_vectors` refuses a collection that lacks rows the folder needs (a lost collection) with
+the command that rebuilds it, and a rebuild drops the collection it replaces. Only this module
 imports pymilvus.
 """
 
@@ -46,6 +58,7 @@ from rag.stores import faiss_bm25
 from rag.stores.base import ChunkHit, Filters, StoreQuery
 
 KIND = "milvus"
+log = logging.getLogger(__name__)
 # Milvus caps one request's rows; inserts go in batches of this many (well under its 64 MB).
 INSERT_BATCH = 2_000
 DELETE_BATCH = 500
@@ -76,6 +89,7 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
     kind = KIND
 
     _connection: Any = None  # the MilvusClient, opened on first use
+    _next: dict[str, Any]  # the generation a write is making, for its manifest
 
     @classmethod
     def create(
@@ -88,7 +102,13 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
     ) -> MilvusStore:
         """An empty store at `path` whose first upsert creates a new collection at `uri`."""
         store = cls.new(path, embedder_name, settings, tuning)
-        store.manifest["milvus"] = {"uri": uri, "collection": f"rag_{uuid.uuid4().hex[:16]}"}
+        store.manifest["milvus"] = {
+            "uri": uri,
+            "collection": f"rag_{uuid.uuid4().hex[:16]}",
+            "generation": 0,
+            "rows": {},  # document id → the generation of its rows
+            "retired": [],  # [document id, generation, chunks]: rows replaced by this version
+        }
         return store
 
     @property
@@ -99,8 +119,22 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
     def collection(self) -> str:
         return str(self.manifest["milvus"]["collection"])
 
+    @property
+    def generation(self) -> int:
+        return int(self.manifest["milvus"]["generation"])
+
+    @property
+    def _row_generations(self) -> dict[str, int]:
+        return dict(self.manifest["milvus"]["rows"])
+
+    @property
+    def _retired_rows(self) -> int:
+        """How many rows this version replaced that may still be in the collection."""
+        return sum(int(chunks) for _, _, chunks in self.manifest["milvus"]["retired"])
+
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "milvus": {"uri": self.uri, "collection": self.collection}}
+        where = {"uri": self.uri, "collection": self.collection, "generation": self.generation}
+        return {**super().info(), "milvus": where}
 
     # ------------------------------------------------------------ the connection
 
@@ -127,17 +161,22 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
             ) from None
 
     def check_vectors(self) -> None:
-        """The collection holds exactly the folder's chunks (an ingest cut short between the
-        two leaves them apart)."""
+        """The collection holds the folder's chunks: as many rows of this generation or older
+        as the documents need, plus at most the retired rows not yet deleted (a lost or
+        emptied collection holds fewer)."""
         client = self._client()
         n_chunks = len(self.chunks())
         rows = 0
         with self._failures("count the chunks"):
             if client.has_collection(self.collection):
                 client.load_collection(self.collection)  # a reopened collection starts released
-                found = client.query(self.collection, output_fields=["count(*)"])
+                found = client.query(
+                    self.collection,
+                    filter=f"gen <= {self.generation}",
+                    output_fields=["count(*)"],
+                )
                 rows = int(found[0]["count(*)"])
-        if rows != n_chunks:
+        if not n_chunks <= rows <= n_chunks + self._retired_rows:
             raise faiss_bm25._damaged(
                 self.path,
                 f"Milvus collection {self.collection} at {self.uri} holds {rows} chunks, the "
@@ -160,39 +199,100 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
         return [(self._chunk_row[c], s) for c, s in self._search(vector, expr, n)]
 
     def _search(self, vector: np.ndarray, expr: str | None, n: int) -> list[tuple[str, float]]:
+        """The `n` best of this version's chunks: rows of a later (unfinished) generation are
+        filtered out in Milvus, retired rows here (asking for that many more)."""
         if n <= 0 or not self.chunks():
             return []
         client = self._client()
+        visible = f"gen <= {self.generation}"
         with self._failures("search"):
             hits = client.search(
                 self.collection,
                 data=[np.asarray(vector, dtype=np.float32).tolist()],
-                limit=min(n, len(self.chunks()), 16_384),  # Milvus's cap on one search's hits
-                filter=expr or "",
-                output_fields=["chunk_id"],
+                # 16,384: Milvus's cap on one search's hits
+                limit=min(n + self._retired_rows, len(self.chunks()) + self._retired_rows, 16_384),
+                filter=f"{visible} and ({expr})" if expr else visible,
+                output_fields=["chunk_id", "doc_id", "gen"],
                 search_params={"metric_type": "IP"},
             )
-        return [(str(h["entity"]["chunk_id"]), float(h["distance"])) for h in hits[0]]
+        current = self._row_generations
+        found = [
+            (str(h["entity"]["chunk_id"]), float(h["distance"]))
+            for h in hits[0]
+            if current.get(h["entity"]["doc_id"]) == h["entity"]["gen"]
+        ]
+        return found[:n]
 
     # ------------------------------------------------------------ writing
 
     def _vector_index(self, docs: dict[str, DocEntry], chunk_vectors: np.ndarray, dim: int) -> Any:
-        """Replace the rows of added, changed and removed documents; the others stay."""
+        """Insert the rows of added and changed documents as the next generation, beside the
+        live version's rows (deleted after the switch: `_after_switch`)."""
         client = self._client()
-        previous = self.docs
-        stale = [d for d, e in previous.items() if d not in docs or docs[d].sha256 != e.sha256]
+        previous, generation = self.docs, self.generation
+        old_rows = self._row_generations
         fresh = {d for d, e in docs.items() if d not in previous or previous[d].sha256 != e.sha256}
+        retired = [
+            [d, old_rows[d], len(e.chunks)]
+            for d, e in previous.items()
+            if d not in docs or docs[d].sha256 != e.sha256
+        ]
         with self._failures("write the chunks"):
             if not client.has_collection(self.collection):
                 _create_collection(client, self.collection, dim, self.tuning.milvus_index)
-            for batch in _batches(stale, DELETE_BATCH):
-                client.delete(self.collection, filter=_among("doc_id", batch))
-            for batch in _batches(list(_rows(docs, chunk_vectors, fresh)), INSERT_BATCH):
+            # what interrupted writes left: rows no version names, and the live one's retired
+            client.delete(self.collection, filter=f"gen > {generation}")
+            self._delete_retired(client, self.manifest["milvus"]["retired"])
+            rows = _rows(docs, chunk_vectors, fresh, generation + 1)
+            for batch in _batches(list(rows), INSERT_BATCH):
                 client.insert(self.collection, batch)
+        self._next = {
+            "generation": generation + 1,
+            "rows": {d: generation + 1 if d in fresh else old_rows[d] for d in docs},
+            "retired": retired,
+        }
         return None
 
+    def _delete_retired(self, client: Any, retired: Sequence[Sequence[Any]]) -> None:
+        """Delete the rows of [document id, generation, chunks] entries, a generation at once."""
+        by_generation: dict[int, list[str]] = {}
+        for doc_id, generation, _ in retired:
+            by_generation.setdefault(int(generation), []).append(doc_id)
+        for generation, doc_ids in sorted(by_generation.items()):
+            for batch in _batches(doc_ids, DELETE_BATCH):
+                client.delete(
+                    self.collection, filter=f"gen == {generation} and {_among('doc_id', batch)}"
+                )
+
     def _manifest_extra(self) -> dict[str, Any]:
-        return {"milvus": self.manifest["milvus"]}
+        return {"milvus": {"uri": self.uri, "collection": self.collection, **self._next}}
+
+    def _after_switch(self) -> None:
+        """The new version is live: delete the rows it replaced. Should that fail, they stay
+        invisible, and the next write deletes them."""
+        super()._after_switch()
+        try:
+            with self._failures("delete replaced chunks"):
+                self._delete_retired(self._client(), self.manifest["milvus"]["retired"])
+        except IndexUnavailable as err:
+            log.warning("%s; the next ingest deletes them", err)
+
+    @classmethod
+    def retire(cls, manifest: dict[str, Any], tuning: StoreSettings) -> None:
+        """Drop the collection of a Milvus index that a rebuild replaced (where Milvus can be
+        reached: a collection left behind is named in the log, to drop by hand)."""
+        where = manifest.get("milvus") or {}
+        try:
+            from pymilvus import MilvusClient
+
+            client = MilvusClient(uri=where["uri"], token=tuning.milvus_token)
+            client.drop_collection(where["collection"])
+            client.close()
+        except Exception as err:  # pymilvus raises its own, grpc's and OS errors alike
+            log.warning(
+                "could not drop the replaced Milvus collection %s at %s: %s",
+                where.get("collection"), where.get("uri"), faiss_bm25._reason(err),
+            )  # fmt: skip
 
 
 faiss_bm25.FOLDER_STORES[KIND] = MilvusStore
@@ -203,7 +303,9 @@ def _create_collection(client: Any, name: str, dim: int, index_type: str) -> Non
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=MAX_ID_CHARS)
+    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=MAX_ID_CHARS + 24)
+    schema.add_field("chunk_id", DataType.VARCHAR, max_length=MAX_ID_CHARS)
+    schema.add_field("gen", DataType.INT64)  # the write that inserted the row
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_ID_CHARS)
     schema.add_field("lang", DataType.VARCHAR, max_length=16)
@@ -215,15 +317,18 @@ def _create_collection(client: Any, name: str, dim: int, index_type: str) -> Non
 
 
 def _rows(
-    docs: dict[str, DocEntry], chunk_vectors: np.ndarray, only: set[str]
+    docs: dict[str, DocEntry], chunk_vectors: np.ndarray, only: set[str], generation: int
 ) -> Iterator[dict[str, Any]]:
-    """The Milvus rows of the documents in `only`; vectors are by row in document order."""
+    """The Milvus rows of the documents in `only`, as `generation`; vectors are by row in
+    document order."""
     row = 0
     for doc_id, entry in docs.items():
         for idx, chunk in enumerate(entry.chunks):
             if doc_id in only:
                 yield {
+                    "key": f"{doc_id}#{idx}@{generation}",
                     "chunk_id": f"{doc_id}#{idx}",
+                    "gen": generation,
                     "vector": np.asarray(chunk_vectors[row], dtype=np.float32).tolist(),
                     "doc_id": doc_id,
                     "lang": chunk["lang"],
@@ -314,8 +419,9 @@ def scratch_collection(
         for start in range(0, len(vectors), INSERT_BATCH):
             block = vectors[start : start + INSERT_BATCH]
             client.insert(name, [
-                {"chunk_id": str(start + i), "vector": v.tolist(), "doc_id": "", "lang": "",
-                 "date": ""} for i, v in enumerate(block)
+                {"key": str(start + i), "chunk_id": str(start + i), "gen": 0,
+                 "vector": v.tolist(), "doc_id": "", "lang": "", "date": ""}
+                for i, v in enumerate(block)
             ])  # fmt: skip
 
         def search(vector: np.ndarray, k: int) -> list[int]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +145,50 @@ def test_bad_bench_engine_flags_are_one_line(
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [message]
     assert not any(tmp_path.iterdir())  # no report started
+
+
+RAY_HEAD = """
+trap '{ray} stop --force >/dev/null 2>&1' EXIT
+export RAY_USAGE_STATS_ENABLED=0
+{ray} start --head --node-ip-address 127.0.0.1 --port 6399 --num-cpus 2 \\
+    --include-dashboard false --disable-usage-stats --temp-dir {temp} >{temp}/head.log 2>&1 \\
+    || {{ tail -5 {temp}/head.log >&2; exit 9; }}
+{ingest} --address 127.0.0.1:6399 >{temp}/refused.out 2>{temp}/refused.err
+RAY_AUTH_MODE=token {ingest} --address 127.0.0.1:6399
+"""
+
+
+@pytest.mark.slow
+def test_ray_ingest_joins_an_existing_cluster(seed_index: Path, tmp_path: Path) -> None:
+    """`--address` joins a cluster started apart with `ray start --head` (in a loopback-only
+    namespace). Ray 2.59+ protects such a cluster with a token: without RAY_AUTH_MODE=token the
+    join is refused in one line saying so; with it the index equals a local ingest."""
+    pytest.importorskip("ray.data", reason="the ray extra is not installed")
+    reason = _loopback_only()
+    if reason:
+        pytest.skip(reason)
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must be short
+    index = tmp_path / "index"
+    ingest = [sys.executable, "-m", "rag.apps.cli", "ingest", str(SEED_CORPUS), "--index",
+              str(index), "--quiet", "--engine", "ray", "--workers", "2"]  # fmt: skip
+    script = RAY_HEAD.format(
+        ray=Path(sys.executable).parent / "ray", temp=temp, ingest=" ".join(ingest)
+    )
+    try:
+        done = subprocess.run(
+            ["unshare", "-n", "sh", "-c", f"ip link set lo up && {script}"],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+            text=True, timeout=900,
+        )  # fmt: skip
+        refused = (temp / "refused.err").read_text()
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "5 added, 0 updated, 0 unchanged" in done.stdout
+    errors = [line for line in refused.splitlines() if line.startswith("rag: error:")]
+    assert len(errors) == 1 and "could not join the Ray cluster at 127.0.0.1:6399" in errors[0]
+    assert "RAY_AUTH_MODE=token" in errors[0]
+    joined, local = store.open_index(index), store.open_index(seed_index)
+    assert [c.chunk_id for c in joined.chunks()] == [c.chunk_id for c in local.chunks()]
+    np.testing.assert_allclose(joined.chunk_vectors, local.chunk_vectors, atol=1e-5)
+    np.testing.assert_allclose(joined.sentence_vectors, local.sentence_vectors, atol=1e-5)

@@ -48,6 +48,14 @@ def _ray() -> Any:
     return ray
 
 
+# Ray turns token authentication on for clusters started with `ray start` (2.59 and later):
+# a driver joins one only with the token, and only when told to send it.
+JOIN_HINT = (
+    "check that it runs and is reachable, and, if it uses token authentication, set "
+    "RAY_AUTH_MODE=token with the token in RAY_AUTH_TOKEN or ~/.ray/auth_token"
+)
+
+
 @contextmanager
 def cluster(address: str | None, cpus: int, progress: bool = False) -> Iterator[None]:
     """Join the Ray cluster at `address`, or start a local one with `cpus` CPUs (no dashboard,
@@ -60,8 +68,11 @@ def cluster(address: str | None, cpus: int, progress: bool = False) -> Iterator[
         else:
             ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        where = f"join the Ray cluster at {address}" if address else "start a local Ray cluster"
-        raise ConfigError(f"could not {where}: {_gist(err)}") from None
+        if address:
+            raise ConfigError(
+                f"could not join the Ray cluster at {address}: {_gist(err)}; {JOIN_HINT}"
+            ) from None
+        raise ConfigError(f"could not start a local Ray cluster: {_gist(err)}") from None
     ray.data.DataContext.get_current().enable_progress_bars = progress
     if not progress:  # Ray Data narrates each pipeline at INFO
         logging.getLogger("ray.data").setLevel(logging.WARNING)

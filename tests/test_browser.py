@@ -110,11 +110,15 @@ def ask(driver: Any, question: str) -> None:
     find(driver, "#ask")[0].click()
 
 
-def choose_answerer(driver: Any, label_start: str) -> None:
-    """Open the Controls accordion and pick an answerer in the dropdown, as a reader would."""
+def open_controls(driver: Any) -> None:
     wait(driver, lambda d: [b for b in find(d, "button.label-wrap") if "Controls" in b.text])[
         0
     ].click()
+
+
+def choose_answerer(driver: Any, label_start: str) -> None:
+    """Open the Controls accordion and pick an answerer in the dropdown, as a reader would."""
+    open_controls(driver)
     wait(driver, lambda d: find(d, "#answerer input[role=combobox]"))[0].click()
     option = wait(
         driver, lambda d: [o for o in find(d, "[role=option]") if o.text.startswith(label_start)]
@@ -205,3 +209,49 @@ def test_an_abstention_shows_the_closest_passages(page: str, driver: Any) -> Non
         assert not find(driver, "#evidence section.source")
         assert find(driver, "#evidence section.considered")
         screenshot(driver, "abstention")
+
+
+def test_a_page_load_lists_articles_another_process_added(
+    seed_index_copy: Path, tmp_path: Path, driver: Any
+) -> None:
+    """`rag ingest` in another process adds a French article while the page is served: the next
+    load of the page offers it, and its language, in the Ask tab's filters."""
+    import subprocess
+    import sys
+
+    from tests.conftest import write_article
+
+    pytest.importorskip("gradio")
+    with serve_page(seed_index_copy) as url:
+        driver.get(url)  # the page as it was before
+        wait(driver, lambda d: find(d, "#question textarea"))
+        write_article(
+            tmp_path / "new", "fr-tarifs.txt",
+            "Le gouvernement chinois a limité les achats de puces H200 à 50 000 unités.",
+            lang="fr", title="Quotas de puces",
+        )  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "rag.apps.cli", "ingest", str(tmp_path / "new"), "--index",
+             str(seed_index_copy), "--quiet"],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+            text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        driver.get(url)
+        with shot_on_failure(driver, "filters-after-ingest"):
+            open_controls(driver)
+            assert "fr" in offered(driver, "#lang-filter")
+            assert "fr-tarifs: Quotas de puces" in offered(driver, "#articles-filter")
+
+
+def offered(driver: Any, dropdown: str) -> list[str]:
+    """The options a dropdown lists when a reader opens it (closed again afterwards)."""
+    from selenium.webdriver.common.keys import Keys
+
+    box = wait(driver, lambda d: find(d, f"{dropdown} input[role=combobox]"))[0]
+    box.click()
+    options = wait(driver, lambda d: find(d, "[role=option]"))
+    texts = [o.text for o in options]
+    box.send_keys(Keys.ESCAPE)
+    wait(driver, lambda d: not find(d, "[role=option]"), 10)
+    return texts

@@ -243,9 +243,6 @@ def create_app(backend: ChatBackend) -> Any:
     """The page, not launched: tests and deployments launch it their own way."""
     import gradio as gr
 
-    index = backend.rag().index
-    langs = [ANY, *index.langs]
-    articles = [(f"{d}: {index.article(d).title[:60]}", d) for d in index.doc_ids()]
     with gr.Blocks(title="News Q&A with citations", analytics_enabled=False) as app:
         gr.Markdown(
             "## News Q&A with citations\nAsk in any language. Every claim cites the exact "
@@ -277,11 +274,17 @@ def create_app(backend: ChatBackend) -> Any:
                         1, 12, value=backend.settings.retrieval.answer_context_chunks, step=1,
                         label="Sources given to the answerer",
                     )  # fmt: skip
-                    lang = gr.Dropdown(langs, value=ANY, label="Article language")
+                    lang = gr.Dropdown(
+                        language_choices(backend), value=ANY, label="Article language",
+                        elem_id="lang-filter",
+                    )  # fmt: skip
                     with gr.Row():
                         since = gr.Textbox(label="From (YYYY-MM-DD)")
                         until = gr.Textbox(label="Until (YYYY-MM-DD)")
-                    docs = gr.Dropdown(articles, multiselect=True, label="Only these articles")
+                    docs = gr.Dropdown(
+                        article_choices(backend), multiselect=True,
+                        label="Only these articles", elem_id="articles-filter",
+                    )  # fmt: skip
             with gr.Column(scale=2):
                 evidence = gr.HTML(evidence_html_placeholder(), elem_id="evidence")
 
@@ -327,7 +330,7 @@ def create_app(backend: ChatBackend) -> Any:
                  api_visibility="private")  # fmt: skip
         down.click(lambda r, n: rate(r, "down", n), [last, comment], [feedback_status, comment],
                    api_visibility="private")  # fmt: skip
-        _articles_tab(backend, docs)
+        _articles_tab(app, backend, lang, docs)
 
         def chat_api(message: str) -> str:
             """The cited answer as plain text."""
@@ -376,9 +379,21 @@ def add_report_markdown(report: AddReport) -> str:
     return "  \n".join(lines) or "Nothing to add."
 
 
-def _articles_tab(backend: ChatBackend, docs_filter: Any) -> None:
+def language_choices(backend: ChatBackend) -> list[str]:
+    """The article-language filter's choices: any, then the index's languages now."""
+    return [ANY, *backend.current().index.langs]
+
+
+def article_choices(backend: ChatBackend) -> list[tuple[str, str]]:
+    """The article filter's choices, (label, id), from the index's current version."""
+    return [(f"{a['doc_id']}: {str(a.get('title') or '')[:60]}", a["doc_id"])
+            for a in backend.articles()]  # fmt: skip
+
+
+def _articles_tab(app: Any, backend: ChatBackend, lang_filter: Any, docs_filter: Any) -> None:
     """List, add and remove articles; questions keep their old index until the new one is
-    complete."""
+    complete. The lists (and the Ask tab's filters) are read again on every page load, so a
+    reader sees what another process (`rag ingest`, a second page) added or removed."""
     import gradio as gr
 
     rows = _article_rows(backend)
@@ -397,10 +412,14 @@ def _articles_tab(backend: ChatBackend, docs_filter: Any) -> None:
             remove = gr.Button("Remove", variant="stop")
         status = gr.Markdown()
 
-        def refreshed() -> tuple[Any, Any, Any]:
+        def refreshed() -> tuple[Any, Any, Any, Any]:
             rows = _article_rows(backend)
-            ids = [r[0] for r in rows]
-            return rows, gr.update(choices=ids, value=None), gr.update(choices=ids)
+            return (
+                rows,
+                gr.update(choices=[r[0] for r in rows], value=None),
+                gr.update(choices=language_choices(backend)),
+                gr.update(choices=article_choices(backend)),
+            )
 
         def add_uploads(
             uploaded: list[Any] | None,
@@ -427,9 +446,10 @@ def _articles_tab(backend: ChatBackend, docs_filter: Any) -> None:
                 return (f"⚠️ {err}", *refreshed())
             return (f"Removed {doc_id}.", *refreshed())
 
-        outputs = [status, table, doomed, docs_filter]
+        outputs = [status, table, doomed, lang_filter, docs_filter]
         add.click(add_uploads, files, outputs, api_name="upload")
         remove.click(remove_one, doomed, outputs, api_name="remove")
+        app.load(refreshed, None, outputs[1:], api_visibility="private")
 
 
 def _original_name(path: Path) -> str:

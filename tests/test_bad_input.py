@@ -8,6 +8,7 @@ import codecs
 import json
 import os
 import random
+import struct
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,37 @@ def test_legacy_encodings_and_boms_are_read_right(
     assert article.text == text
     assert loaded.encodings == ({str(path): reported} if reported else {})
     assert loaded.skipped == []
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "reported"),
+    [
+        (DE, "utf-16-le", "UTF-16LE (no BOM)"),
+        (DE, "utf-16-be", "UTF-16BE (no BOM)"),
+        ("Nvidia H200, 2026年1月\n" + ZH, "utf-16-le", "UTF-16LE (no BOM)"),
+        (JA + "\nH200: 141GB", "utf-16-be", "UTF-16BE (no BOM)"),
+    ],
+)
+def test_utf16_without_its_bom_is_read_right(
+    tmp_path: Path, text: str, codec: str, reported: str
+) -> None:
+    path = tmp_path / "article.txt"
+    path.write_bytes(text.encode(codec))
+    loaded = _load_one(path)
+    assert [a.text for a in loaded.articles] == [text]
+    assert loaded.encodings == {str(path): reported}
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("top", [0xFF, 0x7FFF, 0xFFFF])
+def test_random_16_bit_data_is_not_taken_for_utf16(tmp_path: Path, order: str, top: int) -> None:
+    """Binary arrays of 16-bit numbers have zero bytes on one side too, but are refused."""
+    rng = random.Random(top)
+    for n in (16, 64, 512, 4096):
+        path = tmp_path / f"array{n}.txt"
+        path.write_bytes(struct.pack(f"{order}{n}H", *(rng.randint(0, top) for _ in range(n))))
+        loaded = _load_one(path)
+        assert loaded.articles == [] and "is a binary file" in loaded.skipped[0]
 
 
 def test_utf8_with_a_stray_latin1_byte_keeps_its_text(tmp_path: Path) -> None:

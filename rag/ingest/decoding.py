@@ -2,7 +2,8 @@
 Windows machine, a Latin-1 German export, a UTF-16 file from Excel.
 
 The order is what is cheapest and surest first: a size check before anything is read, a byte
-order mark, the file's bytes sniffed for binary data, strict UTF-8, UTF-8 with a few broken
+order mark, UTF-16 without one (told by where its zero bytes fall), the file's bytes sniffed
+for binary data, strict UTF-8, UTF-8 with a few broken
 bytes, then charset detection (charset-normalizer) restricted to the legacy encodings news in
 our languages and their neighbours comes in, each decoding checked for control characters.
 What passes none of these is refused with a reason, never decoded into mojibake.
@@ -43,6 +44,8 @@ _NAMES = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 with BOM",
     "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE (no BOM)",
+    "utf-16-be": "UTF-16BE (no BOM)",
     "utf-32": "UTF-32",
     "gb18030": "GB18030",
     "big5": "Big5",
@@ -100,6 +103,9 @@ def decode(data: bytes) -> Decoded | None:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return _checked(data, codec)
+    bomless = _bomless_utf16(data)
+    if bomless is not None:
+        return _checked(data, bomless)
     if _binary_kind(data) is not None:
         return None
     return (
@@ -108,6 +114,32 @@ def decode(data: bytes) -> Decoded | None:
         or _detected(data)
         or _mostly_utf8(data, good_per_bad=2)  # the last resort: detection found nothing clean
     )
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" for UTF-16 saved without its BOM, else None. Such text has
+    a zero byte in every ASCII character (Latin letters, digits, spaces, newlines: even a
+    Chinese article has some), always at the same place in the pair; binary data has zeros on
+    both sides. What this lets through is still decoded strictly and checked for control and
+    private-use characters, which random 16-bit values are full of."""
+    head = data[: _SNIFF_BYTES - _SNIFF_BYTES % 2]
+    if len(data) % 2 or len(head) < 4:
+        return None
+    low, high = head[0::2], head[1::2]  # little-endian: the high byte comes second
+    # a zero low byte is rare in text (一 is U+4E00), as common as a zero high byte in binary
+    if _ascii_text_in(low, high) and low.count(0) * 10 <= high.count(0):
+        return "utf-16-le"
+    if _ascii_text_in(high, low) and high.count(0) * 10 <= low.count(0):
+        return "utf-16-be"
+    return None
+
+
+def _ascii_text_in(low: bytes, high: bytes) -> bool:
+    """Whether the characters whose high byte is zero are numerous (at least 4, and 1 in 100)
+    and nearly all (9 in 10) printable ASCII or line breaks, as in text."""
+    ascii_bytes = [lo for lo, hi in zip(low, high, strict=True) if hi == 0]
+    texty = sum(1 for b in ascii_bytes if 0x20 <= b < 0x7F or b in (0x09, 0x0A, 0x0D))
+    return len(ascii_bytes) >= max(4, len(low) // 100) and texty * 10 >= len(ascii_bytes) * 9
 
 
 def _checked(data: bytes, codec: str) -> Decoded | None:

@@ -184,3 +184,31 @@ def test_default_answer_leads_with_the_value_in_the_question_language(
 def test_no_direct_answer_when_the_question_asks_for_no_figure(seed_rag: RAG) -> None:
     answer = seed_rag.ask("Why does Alibaba want the H200?")
     assert not answer.answer.startswith(("Answer:", "Antwort:")), answer.answer
+
+
+def test_one_short_article_in_the_question_language_does_not_silence_other_sources(
+    seed_index_copy: Path, tmp_path: Path
+) -> None:
+    """A lone Spanish article about something else made every Spanish question "unknown":
+    Spanish analysis turned "Alibaba" into "alib", and "IA" was not in its three sentences.
+    The question is answered from the English article as before, and the seed questions
+    keep their answers."""
+    from rag.ingest import corpus
+    from rag.stores import faiss_bm25
+    from tests.conftest import write_article
+
+    write_article(
+        tmp_path / "new", "es-mercado.txt",
+        "El mercado de chips en España crece con fuerza\n\nLas ventas de semiconductores en "
+        "España aumentaron un 12 % en 2025, según la patronal del sector. La empresa madrileña "
+        "Chipnova invertirá 450 millones de euros en una nueva planta en Zaragoza durante los "
+        "próximos tres años.",
+        lang="es",
+    )  # fmt: skip
+    faiss_bm25.ingest(seed_index_copy, corpus.load_articles([tmp_path / "new"]), progress=False)
+    rag = RAG(seed_index_copy)
+    answer = rag.ask("¿Cuánto invertirá Alibaba en IA en tres años?")
+    assert not answer.abstained and "380 billion yuan" in answer.answer
+    assert {c.doc_id for c in answer.citations} == {DOC_EN_STOCK}
+    wrong = [q for q, figure, docs in SEED_FACTS if not figure_cited(rag.ask(q), figure, docs)]
+    assert wrong == []

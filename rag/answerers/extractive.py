@@ -21,7 +21,8 @@ from rag.answers import Answer, Evidence
 from rag.checks.figures import Figure, mentions_amount, mentions_date
 from rag.config import ExtractiveSettings
 from rag.ingest import text as textmod
-from rag.stores.base import Sentence
+from rag.stores.arrays import MIN_SENTENCES_PER_LANG
+from rag.stores.base import Sentence, Store
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,16 @@ class ExtractiveAnswerer(Answerer):
     def unknown_terms(self, evidence: Evidence) -> tuple[list[str], list[str]]:
         """Question terms found nowhere in the index: (names, other words).
 
-        Counted only for a language the index holds: a same-language question about "employees"
-        or "Dividende" over articles that never use the word is rarely answerable, however close
-        the embeddings put it to the topic. Names (capitalised words, numbers, whole CJK words)
+        Counted only for a language the index holds enough of (MIN_SENTENCES_PER_LANG
+        sentences, as for the language shift): a same-language question about "employees" or
+        "Dividende" over articles that never use the word is rarely answerable, however close
+        the embeddings put it to the topic; but beside one short article in the question's
+        language nearly every word is "unknown", and a question answered from another
+        language's articles must not abstain because of it. Names (capitalised words, numbers, whole CJK words)
         weigh more than ordinary words, which a paraphrase may simply have replaced.
         """
         index = evidence.index
-        if not index.chunks() or evidence.question_lang not in index.langs:
+        if index.sentences_in(evidence.question_lang) < MIN_SENTENCES_PER_LANG:
             return [], []
         content = langmod.without_interrogatives(evidence.question)
         lang = [evidence.question_lang]
@@ -108,7 +112,10 @@ class ExtractiveAnswerer(Answerer):
             ]
 
         names = textmod.NAME_TERM.findall(content)
-        name_terms = missing(" ".join(names))
+        # A name is the same in every language, but not its stem: Spanish analysis turns
+        # "Alibaba" into "alib", which only a Spanish article would hold.
+        unknown_names = [n for n in names if not _known_in_some_language(n, index)]
+        name_terms = list(dict.fromkeys(t for n in unknown_names for t in missing(n)))
         words = [t for t in missing(textmod.NAME_TERM.sub(" ", content)) if t not in name_terms]
         # CJK bigrams that straddle two words are often unseen; a missing *word* is a run of them.
         for run in re.findall(r"[\u3400-\u9fff]{3,}", content):
@@ -186,3 +193,10 @@ class ExtractiveAnswerer(Answerer):
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
+
+
+def _known_in_some_language(name: str, index: Store) -> bool:
+    """Whether the index holds every token of `name` as some language of it analyses it."""
+    return any(
+        all(index.has_term(t) for t in textmod.lexical_tokens(name, [lang])) for lang in index.langs
+    )

@@ -125,7 +125,10 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
 
     @property
     def _row_generations(self) -> dict[str, int]:
-        return dict(self.manifest["milvus"]["rows"])
+        """Document id → the generation of its rows (the manifest's own dict: read on every
+        search, so not copied)."""
+        rows: dict[str, int] = self.manifest["milvus"]["rows"]
+        return rows
 
     @property
     def _retired_rows(self) -> int:

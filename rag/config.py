@@ -341,8 +341,10 @@ class Settings:
     web_auth: str | None = None  # "user:password" for a shared chat page (RAG_WEB_AUTH)
     # Sessions the chat page keeps in memory, least recently used dropped first (Gradio's
     # state_session_capacity; its default, 10,000, let the server grow ~90 KB per API call
-    # with no session, linearly, in a 10-minute `rag bench load` soak). A dropped session
-    # only loses its follow-up context and its last answer's 👍/👎.
+    # with no session, linearly, in a 10-minute `rag bench load` soak). Such one-shot calls
+    # are now freed once answered (rag/apps/sessions.py); this bounds readers' tabs and
+    # gradio_client sessions. A dropped session only loses its follow-up context and its
+    # last answer's 👍/👎.
     web_sessions: int = 500
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.from_env({}))
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)

@@ -464,10 +464,14 @@ def theme() -> Any:
 
 
 def launch(app: Any, host: str, port: int, auth: tuple[str, str] | None = None, **kw: Any) -> Any:
-    """Serve on `host` (127.0.0.1 by default), never through a public share link."""
+    """Serve on `host` (127.0.0.1 by default), never through a public share link, with a
+    sweeper that frees finished sessions (Gradio keeps them: see rag/apps/sessions.py)."""
+    from rag.apps.sessions import sweeping_lifespan
+
+    app_kwargs = {**kw.pop("app_kwargs", {}), "lifespan": sweeping_lifespan(app)}
     return app.launch(
         server_name=host, server_port=port, share=False, auth=auth, theme=theme(), css=CSS,
-        js=JS, footer_links=["api"], **kw,
+        js=JS, footer_links=["api"], app_kwargs=app_kwargs, **kw,
     )  # fmt: skip
 
 

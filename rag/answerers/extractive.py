@@ -21,8 +21,7 @@ from rag.answers import Answer, Evidence
 from rag.checks.figures import Figure, mentions_amount, mentions_date
 from rag.config import ExtractiveSettings
 from rag.ingest import text as textmod
-from rag.stores.arrays import MIN_SENTENCES_PER_LANG
-from rag.stores.base import Sentence, Store
+from rag.stores.base import MIN_SENTENCES_PER_LANG, Sentence, Store
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,9 @@ class ExtractiveAnswerer(Answerer):
         "Dividende" over articles that never use the word is rarely answerable, however close
         the embeddings put it to the topic; but beside one short article in the question's
         language nearly every word is "unknown", and a question answered from another
-        language's articles must not abstain because of it. Names (capitalised words, numbers, whole CJK words)
-        weigh more than ordinary words, which a paraphrase may simply have replaced.
+        language's articles must not abstain because of it. Names (capitalised words, numbers,
+        whole CJK words) weigh more than ordinary words, which a paraphrase may simply have
+        replaced.
         """
         index = evidence.index
         if index.sentences_in(evidence.question_lang) < MIN_SENTENCES_PER_LANG:

@@ -243,6 +243,7 @@ def create_app(backend: ChatBackend) -> Any:
     """The page, not launched: tests and deployments launch it their own way."""
     import gradio as gr
 
+    articles = backend.articles()
     with gr.Blocks(title="News Q&A with citations", analytics_enabled=False) as app:
         gr.Markdown(
             "## News Q&A with citations\nAsk in any language. Every claim cites the exact "
@@ -282,7 +283,7 @@ def create_app(backend: ChatBackend) -> Any:
                         since = gr.Textbox(label="From (YYYY-MM-DD)")
                         until = gr.Textbox(label="Until (YYYY-MM-DD)")
                     docs = gr.Dropdown(
-                        article_choices(backend), multiselect=True,
+                        article_choices(articles), multiselect=True,
                         label="Only these articles", elem_id="articles-filter",
                     )  # fmt: skip
             with gr.Column(scale=2):
@@ -330,7 +331,7 @@ def create_app(backend: ChatBackend) -> Any:
                  api_visibility="private")  # fmt: skip
         down.click(lambda r, n: rate(r, "down", n), [last, comment], [feedback_status, comment],
                    api_visibility="private")  # fmt: skip
-        _articles_tab(app, backend, lang, docs)
+        _articles_tab(app, backend, articles, lang, docs)
 
         def chat_api(message: str) -> str:
             """The cited answer as plain text."""
@@ -364,8 +365,8 @@ def create_app(backend: ChatBackend) -> Any:
 ARTICLE_COLUMNS = ["doc_id", "title", "outlet", "date", "lang", "chunks"]
 
 
-def _article_rows(backend: ChatBackend) -> list[list[Any]]:
-    return [[row.get(c) or "" for c in ARTICLE_COLUMNS] for row in backend.articles()]
+def _article_rows(articles: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[row.get(c) or "" for c in ARTICLE_COLUMNS] for row in articles]
 
 
 def add_report_markdown(report: AddReport) -> str:
@@ -384,19 +385,25 @@ def language_choices(backend: ChatBackend) -> list[str]:
     return [ANY, *backend.current().index.langs]
 
 
-def article_choices(backend: ChatBackend) -> list[tuple[str, str]]:
-    """The article filter's choices, (label, id), from the index's current version."""
+def article_choices(articles: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The article filter's choices, (label, id), from `ChatBackend.articles()`."""
     return [(f"{a['doc_id']}: {str(a.get('title') or '')[:60]}", a["doc_id"])
-            for a in backend.articles()]  # fmt: skip
+            for a in articles]  # fmt: skip
 
 
-def _articles_tab(app: Any, backend: ChatBackend, lang_filter: Any, docs_filter: Any) -> None:
+def _articles_tab(
+    app: Any,
+    backend: ChatBackend,
+    articles: list[dict[str, Any]],
+    lang_filter: Any,
+    docs_filter: Any,
+) -> None:
     """List, add and remove articles; questions keep their old index until the new one is
     complete. The lists (and the Ask tab's filters) are read again on every page load, so a
     reader sees what another process (`rag ingest`, a second page) added or removed."""
     import gradio as gr
 
-    rows = _article_rows(backend)
+    rows = _article_rows(articles)  # as the page is built; each load reads them again
     with gr.Tab("Articles"):
         table = gr.Dataframe(
             rows, headers=ARTICLE_COLUMNS, interactive=False,
@@ -413,12 +420,13 @@ def _articles_tab(app: Any, backend: ChatBackend, lang_filter: Any, docs_filter:
         status = gr.Markdown()
 
         def refreshed() -> tuple[Any, Any, Any, Any]:
-            rows = _article_rows(backend)
+            articles = backend.articles()  # listed once for the table and both filters
+            rows = _article_rows(articles)
             return (
                 rows,
                 gr.update(choices=[r[0] for r in rows], value=None),
                 gr.update(choices=language_choices(backend)),
-                gr.update(choices=article_choices(backend)),
+                gr.update(choices=article_choices(articles)),
             )
 
         def add_uploads(

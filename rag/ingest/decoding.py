@@ -3,9 +3,9 @@ Windows machine, a Latin-1 German export, a UTF-16 file from Excel.
 
 The order is what is cheapest and surest first: a size check before anything is read, a byte
 order mark, UTF-16 without one (told by where its zero bytes fall), the file's bytes sniffed
-for binary data, strict UTF-8, UTF-8 with a few broken
-bytes, then charset detection (charset-normalizer) restricted to the legacy encodings news in
-our languages and their neighbours comes in, each decoding checked for control characters.
+for binary data, strict UTF-8, UTF-8 with a few broken bytes, then charset detection
+(charset-normalizer) restricted to the legacy encodings news in our languages and their
+neighbours comes in, each decoding checked for control characters.
 What passes none of these is refused with a reason, never decoded into mojibake.
 """
 
@@ -119,8 +119,8 @@ def decode(data: bytes) -> Decoded | None:
 def _bomless_utf16(data: bytes) -> str | None:
     """ "utf-16-le" or "utf-16-be" for UTF-16 saved without its BOM, else None. Such text has
     a zero byte in every ASCII character (Latin letters, digits, spaces, newlines: even a
-    Chinese article has some), always at the same place in the pair; binary data has zeros on
-    both sides. What this lets through is still decoded strictly and checked for control and
+    Chinese article has some), nearly always at the same place in the pair; binary data has
+    zeros on both sides, or zero bytes beside values that are not printable ASCII. What this lets through is still decoded strictly and checked for control and
     private-use characters, which random 16-bit values are full of."""
     head = data[: _SNIFF_BYTES - _SNIFF_BYTES % 2]
     if len(data) % 2 or len(head) < 4:

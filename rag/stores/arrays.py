@@ -21,9 +21,15 @@ from rag.embedders import Embedder
 from rag.errors import IndexMismatch, InputError
 from rag.ingest.chunking import DocEntry, Embed, chunk_and_embed
 from rag.ingest.corpus import Article
-from rag.stores.base import Chunk, ChunkHit, Filters, IngestReport, Sentence, StoreQuery
-
-MIN_SENTENCES_PER_LANG = 20
+from rag.stores.base import (
+    MIN_SENTENCES_PER_LANG,
+    Chunk,
+    ChunkHit,
+    Filters,
+    IngestReport,
+    Sentence,
+    StoreQuery,
+)
 
 Vectors = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 

@@ -18,6 +18,10 @@ from rag.embedders import Embedder
 from rag.ingest.chunking import Embed
 from rag.ingest.corpus import Article
 
+# Fewer sentences than this in a language tell too little about it: its similarity statistics
+# (the language shift) and its vocabulary (the extractive answerer's unknown terms) are not used.
+MIN_SENTENCES_PER_LANG = 20
+
 
 @dataclass(frozen=True)
 class Filters:

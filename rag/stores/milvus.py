@@ -208,12 +208,13 @@ class MilvusStore(faiss_bm25.FaissBM25Store):
             return []
         client = self._client()
         visible = f"gen <= {self.generation}"
+        retired = self._retired_rows
         with self._failures("search"):
             hits = client.search(
                 self.collection,
                 data=[np.asarray(vector, dtype=np.float32).tolist()],
                 # 16,384: Milvus's cap on one search's hits
-                limit=min(n + self._retired_rows, len(self.chunks()) + self._retired_rows, 16_384),
+                limit=min(n + retired, len(self.chunks()) + retired, 16_384),
                 filter=f"{visible} and ({expr})" if expr else visible,
                 output_fields=["chunk_id", "doc_id", "gen"],
                 search_params={"metric_type": "IP"},

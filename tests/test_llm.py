@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rag import processes
 from rag.answerers.llm import LLMAnswerer, assemble, build_messages
 from rag.answers import Answer, Evidence
 from rag.config import LLMSettings
@@ -275,11 +276,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.5)
         yield base_url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        processes.stop(server, grace_s=20)
 
 
 def _local(base_url: str) -> LLMSettings:

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag import processes
 from rag.config import LoadSettings, child_environment
 from rag.errors import InputError, RagError
 from rag.evaluation import slack_fake
@@ -181,12 +182,7 @@ class Server:
         return lines[-1] if lines else "(no output)"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        processes.stop(self.proc, grace_s=20)
         self._out.close()
 
 

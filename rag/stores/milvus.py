@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from rag import processes
 from rag.config import ChunkingSettings, StoreSettings
 from rag.errors import ConfigError, IndexUnavailable
 from rag.ingest.chunking import DocEntry
@@ -386,12 +387,7 @@ def lite_server(
         _wait_until_accepting(server, port, ready_s)
         yield server
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        processes.stop(server, grace_s=30)
 
 
 def _wait_until_accepting(server: subprocess.Popen[bytes], port: int, ready_s: float) -> None:

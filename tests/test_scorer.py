@@ -1,4 +1,5 @@
-"""The learned answer scorer: fitting, decisions, answer types, and the answers it gives."""
+"""The answer model behind the default answerer: fitting, decisions, answer types, and the
+answers it gives."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -39,6 +41,19 @@ def test_threshold_is_the_lowest_confidence_meeting_the_precision() -> None:
     assert training._choose_threshold(confidence, np.zeros(5, dtype=bool), 0.5) == 1.0
 
 
+def test_calibration_counts_questions_with_an_answer_at_the_stated_share() -> None:
+    """XQuAD is asked half with, half without the gold paragraph; the fit reweights that to
+    the share of readers' questions that have an answer, and the threshold follows."""
+    samples = [SimpleNamespace(gold_present=p) for p in (True, True, False, False)]
+    weight = training.answerable_weights(samples, 0.8)  # type: ignore[arg-type]
+    assert weight.tolist() == pytest.approx([1.6, 1.6, 0.4, 0.4]) and weight.mean() == 1.0
+    confidence = np.array([0.9, 0.8, 0.7, 0.6])
+    right = np.array([True, False, True, False])
+    assert training._choose_threshold(confidence, right, 0.7) == 0.9
+    # the wrong answer at 0.8 was a question without an answer, now a quarter as common
+    assert training._choose_threshold(confidence, right, 0.7, np.array([1, 0.25, 1, 1])) == 0.7
+
+
 def test_reliability_bins_average_confidence_and_accuracy() -> None:
     bins = training.reliability([(0.05, False), (0.08, True), (0.95, True)])
     assert bins[0] == {"bin": [0.0, 0.1], "n": 2, "mean_confidence": 0.065, "accuracy": 0.5}
@@ -47,7 +62,8 @@ def test_reliability_bins_average_confidence_and_accuracy() -> None:
 
 def test_shipped_model_matches_the_features_and_states_how_it_was_made() -> None:
     model = scorer.load_model()
-    assert model.features == scorer.FEATURES and len(model.weights) == len(scorer.FEATURES)
+    assert model.features == scorer.SHIPPED_FEATURES and len(model.weights) == len(model.features)
+    assert model.relevance is not None and model.relevance.embedder_id == model.embedder_id
     assert (
         0 < model.threshold < 1
         and model.type_model
@@ -114,7 +130,7 @@ def _decision_for(seed_rag: RAG, question: str) -> scorer.Decision:
     model = scorer.load_model()
     context = scorer.question_context(question, "en", vector, seed_rag.index, model.type_model)
     evidence = Evidence(question, "en", vector, hits, seed_rag.index)
-    candidates, x = scorer.candidates_and_features(evidence, context)
+    candidates, x = scorer.candidates_and_features(evidence, context, model.relevance)
     return scorer.decide(candidates, model.sentence_probabilities(x), context, model)
 
 
@@ -145,7 +161,7 @@ def test_decision_abstains_below_the_threshold_and_on_unknown_names(seed_rag: RA
 def test_issue_questions_find_the_figure_across_languages_and_lead_with_it(
     seed_rag: RAG, question: str, figure: str, doc: str, lead: str
 ) -> None:
-    result = seed_rag.ask(question, answerer=get_answerer("learned"))
+    result = seed_rag.ask(question, answerer=get_answerer("extractive"))
     assert not result.abstained, result.answer
     assert result.answer.startswith(lead) and figure in result.answer.split("[1]")[0]
     assert doc in {c.doc_id for c in result.citations}
@@ -163,7 +179,7 @@ def test_issue_questions_find_the_figure_across_languages_and_lead_with_it(
     ],
 )
 def test_a_name_no_article_mentions_is_said_so(seed_rag: RAG, question: str, name: str) -> None:
-    result = seed_rag.ask(question, answerer=get_answerer("learned"))
+    result = seed_rag.ask(question, answerer=get_answerer("extractive"))
     assert result.abstained and not result.citations
     assert name in result.answer and f"no article mentions {name}" in result.notes[0]
 
@@ -172,7 +188,7 @@ def test_a_name_an_article_mentions_elsewhere_still_abstains(seed_rag: RAG) -> N
     """Tencent appears once ("Tencent Cloud" among Alibaba's rivals): known, but no article
     says how many chips it ordered, so the answer is still an abstention."""
     result = seed_rag.ask(
-        "Wie viele H200-Chips hat Tencent bestellt?", answerer=get_answerer("learned")
+        "Wie viele H200-Chips hat Tencent bestellt?", answerer=get_answerer("extractive")
     )
     assert result.abstained and not result.citations
 
@@ -187,14 +203,14 @@ def test_names_in_another_script_are_known(seed_rag: RAG) -> None:
 
 def test_json_has_confidence(seed_index: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "rag.apps.cli", "ask", "--json", "--llm", "learned", "--index",
+        [sys.executable, "-m", "rag.apps.cli", "ask", "--json", "--index",
          str(seed_index), "H200 芯片有多少 HBM3E 内存？"],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert 0 < data["confidence"] <= 1 and not data["abstained"]
-    assert data["answer"].startswith("答：141GB [1]。") and data["answerer"] == "learned"
+    assert data["answer"].startswith("答：141GB [1]。") and data["answerer"] == "extractive"
     info = subprocess.run(
         [sys.executable, "-m", "rag.apps.cli", "info", "--index", str(seed_index)],
         capture_output=True, text=True, cwd=REPO, timeout=120,

@@ -185,6 +185,35 @@ def test_mention_gets_a_threaded_cited_answer_across_languages(
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("H200 芯片有多少 HBM3E 内存？", "答：141GB [1]"),
+        ("Wie viel HBM3E-Speicher hat der H200?", "Antwort: 141GB [1]"),
+        ("¿Cuánta memoria HBM3E tiene el H200?", "Respuesta: 141GB [1]"),
+        # Tencent is named once (among Alibaba's cloud rivals); no article gives its order
+        ("Wie viele H200-Chips hat Tencent bestellt?", None),
+    ],
+)
+def test_the_issue_questions_get_the_default_answer_in_slack(
+    bot: str, fake_slack: FakeSlack, question: str, expected: str | None
+) -> None:
+    """The default answerer, through the bot: the HBM3E question in three languages is
+    answered from the English article, the Tencent one is declined; each reply is kept."""
+    channel = new_channel()
+    assert send(bot, envelope(mention(channel, question)))[0] == 200
+    reply = final_reply(fake_slack, channel)
+    first = reply.params["blocks"][0]["text"]["text"]
+    if expected is None:
+        assert "[1]" not in reply.params["text"], first
+    else:
+        assert first.startswith(expected), first
+    artifacts = Path(os.environ.get("RAG_TEST_ARTIFACTS") or REPO / "test-artifacts")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with (artifacts / "slack-issue-questions.jsonl").open("a", encoding="utf-8") as out:
+        out.write(json.dumps({"question": question, "reply": first}, ensure_ascii=False) + "\n")
+
+
 def test_the_ack_does_not_wait_for_the_answer(bot: str, fake_slack: FakeSlack) -> None:
     channel = new_channel()
     fake_slack.hold = threading.Event()

@@ -1,1 +1,1 @@
-"""Answerers: one protocol and registry (base), the extractive, learned and LLM answerers."""
+"""Answerers: one protocol and registry (base), the extractive (default) and LLM answerers."""

@@ -16,12 +16,6 @@ def _llm_answerer(settings: Settings) -> Answerer:
     return LLMAnswerer(settings.llm)
 
 
-def _learned_answerer(settings: Settings) -> Answerer:
-    from rag.answerers.learned import LearnedAnswerer
-
-    return LearnedAnswerer(settings.learned)
-
-
 def _extractive_answerer(settings: Settings) -> Answerer:
     from rag.answerers.extractive import ExtractiveAnswerer
 
@@ -32,10 +26,9 @@ Factory = Callable[[Settings], Answerer]
 _REGISTRY: dict[str, Factory] = {
     "extractive": _extractive_answerer,
     "openai": _llm_answerer,  # any OpenAI-compatible API, hosted or local: see rag/answerers/llm.py
-    "learned": _learned_answerer,  # the XQuAD-fitted scorer: see rag/answerers/learned.py
 }
 # What each answerer is to a reader, for messages such as "The LLM failed (…)".
-_LABELS = {"openai": "LLM", "extractive": "extractive answerer", "learned": "learned answerer"}
+_LABELS = {"openai": "LLM", "extractive": "extractive answerer"}
 
 
 def register(name: str, factory: Factory, label: str | None = None) -> None:

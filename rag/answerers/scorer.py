@@ -27,6 +27,7 @@ import numpy as np
 
 from rag import lang as langmod
 from rag.answerers import qtypes
+from rag.answerers.relevance import RelevanceModel, load_relevance
 from rag.checks.figures import Figure, extract
 from rag.errors import ConfigError
 from rag.ingest import text as textmod
@@ -41,6 +42,8 @@ FEATURES = (
     "dense_rank",  # 1 / (1 + rank by lifted cosine among the candidates)
     "chunk_rank",  # 1 / (1 + rank of the sentence's chunk in retrieval)
     "overlap",  # share of the question's stems in the sentence (same language only)
+    "pivot_overlap",  # share of the question's words glossed to English found in the sentence's
+    "pivot_available",  # both languages could be glossed (rag/retrieval/pivot.py)
     "names_shared",  # share of the question's names/codes/numbers in the sentence, any script
     "type_match",  # P(question type) summed over the types the sentence can fill
     "figure_missing",  # P(question wants a figure) when the sentence holds none
@@ -51,7 +54,15 @@ FEATURES = (
     "log_tokens",
     "unknown_names",  # question names no article mentions (in any script)
     "unknown_words",  # question content words the index never uses (same language only)
+    "relevance",  # the relevance network's logit (rag/answerers/relevance.py)
+    "relevance_rank",  # 1 / (1 + rank by that logit among the candidates)
+    "relevance_gap",  # how far below the best candidate's logit
 )
+# Columns filled from the relevance network after the rest (training fills them once the
+# network is fitted, from the same helper).
+RELEVANCE_FEATURES = ("relevance", "relevance_rank", "relevance_gap")
+# What `rag train-scorer` fits the shipped model on (chosen by held-out measurement: eval/README.md).
+SHIPPED_FEATURES = FEATURES
 
 # What the confidence is calibrated from, per question: how probable the best candidate is,
 # how clear its lead over the second, how far its cosine stands out, whether it is in another
@@ -87,6 +98,9 @@ class QuestionContext:
     names: list[set[str]]  # each name with its spellings across scripts, casefolded
     unknown_names: list[str]
     unknown_words: list[str]
+    question: str = ""
+    pivot: frozenset[str] | None = None  # the question's words glossed to English stems
+    held_back: frozenset[str] = frozenset()  # languages whose dictionaries are not used
 
 
 @dataclass
@@ -111,8 +125,20 @@ class AnswerModel:
     keep_ratio: float = 0.6
     name: str = "answer_model.json"
 
+    relevance: RelevanceModel | None = None  # fitted with it, read from relevance_model.npz
+
+    @property
+    def columns(self) -> list[int]:
+        """Where this model's features sit in a full FEATURES row."""
+        return [FEATURES.index(f) for f in self.features]
+
+    @property
+    def uses_relevance(self) -> bool:
+        return any(f in RELEVANCE_FEATURES for f in self.features)
+
     def sentence_probabilities(self, x: np.ndarray) -> np.ndarray:
-        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        """P(answers) for each candidate, from full FEATURES rows."""
+        z = ((x[:, self.columns] - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
     def confidence(self, features: Sequence[float]) -> float:
@@ -123,8 +149,9 @@ class AnswerModel:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": 1,
+            "format": 2,
             "features": list(self.features),
+            "relevance_model": _relevance_file(self.name) if self.uses_relevance else None,
             "mean": self.mean.round(6).tolist(),
             "scale": self.scale.round(6).tolist(),
             "weights": self.weights.round(6).tolist(),
@@ -141,13 +168,21 @@ class AnswerModel:
         }
 
     def save(self, path: Path) -> None:
+        """The JSON file, and the relevance network beside it (`<stem>.relevance.npz`)."""
+        self.name = path.name
+        if self.uses_relevance:
+            if self.relevance is None:
+                raise ConfigError("an answer model that reads relevance needs its network")
+            self.relevance.save(path.with_name(_relevance_file(path.name)))
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], name: str) -> AnswerModel:
+    def from_json(
+        cls, data: dict[str, Any], name: str, folder: Path = MODEL_PATH.parent
+    ) -> AnswerModel:
         if (
-            data.get("format") != 1
-            or tuple(data["features"]) != FEATURES
+            data.get("format") != 2
+            or not set(data["features"]) <= set(FEATURES)
             or tuple(data.get("calibration_features", ())) != CALIBRATION_FEATURES
         ):
             raise ConfigError(
@@ -169,6 +204,11 @@ class AnswerModel:
             embedder_id=str(data["embedder_id"]),
             meta=dict(data.get("meta", {})),
             name=name,
+            relevance=(
+                load_relevance(folder / data["relevance_model"])
+                if data.get("relevance_model")
+                else None
+            ),
         )
 
 
@@ -180,7 +220,11 @@ def load_model(path: Path = MODEL_PATH) -> AnswerModel:
         raise ConfigError(
             f"cannot read the answer model {path} ({err}): rebuild it with `rag train-scorer`"
         ) from None
-    return AnswerModel.from_json(data, path.name)
+    return AnswerModel.from_json(data, path.name, path.parent)
+
+
+def _relevance_file(model_file: str) -> str:
+    return f"{Path(model_file).stem}.relevance.npz"
 
 
 # ------------------------------------------------------------------ features
@@ -245,10 +289,12 @@ def question_context(
     index: Store,
     type_model: dict[str, list[float]] | None,
     scope: Filters | None = None,
+    held_back: frozenset[str] = frozenset(),
 ) -> QuestionContext:
     """`scope` filters the chunks the question may be answered from (filters, or in evaluation a
-    removed gold paragraph): a name counts as known only if an article in scope uses it."""
-    from rag.retrieval import dictionary
+    removed gold paragraph): a name counts as known only if an article in scope uses it.
+    `held_back`: languages whose dictionaries the pivot overlap may not use (evaluation)."""
+    from rag.retrieval import dictionary, pivot
 
     probs = qtypes.type_probabilities(question, vector, type_model)
     names = question_names(question, question_lang)
@@ -268,6 +314,9 @@ def question_context(
         names=variants,
         unknown_names=unknown,
         unknown_words=_unknown_words(question, question_lang, index, scope),
+        question=question,
+        pivot=pivot.pivot_stems(question, question_lang, held_back),
+        held_back=held_back,
     )
 
 
@@ -297,9 +346,12 @@ def _sentence_facts(
 
 
 def candidates_and_features(
-    evidence: Any, context: QuestionContext
+    evidence: Any, context: QuestionContext, relevance: RelevanceModel | None = None
 ) -> tuple[list[Candidate], np.ndarray]:
-    """Every sentence of the retrieved chunks, with its feature row."""
+    """Every sentence of the retrieved chunks, with its feature row (the relevance columns
+    zero without a relevance network)."""
+    from rag.retrieval import pivot
+
     index: Store = evidence.index
     found = [(hit, s) for hit in evidence.hits for s in index.sentences_of(hit.chunk.chunk_id)]
     if not found:
@@ -319,6 +371,9 @@ def candidates_and_features(
         same = lang == evidence.question_lang
         overlap = len(context.stems & tokens) / max(1, len(context.stems)) if same else 0.0
         shared = sum(any(v in folded for v in forms) for forms in context.names)
+        glossed = pivot.pivot_overlap(
+            context.pivot, pivot.pivot_stems(sentence.text, lang, context.held_back)
+        )
         stripped = sentence.text.rstrip()
         matrix.append([
             float(dense[i]),
@@ -327,6 +382,7 @@ def candidates_and_features(
             1.0 / (1 + rank_of[i]),
             1.0 / (1 + hit.rank),
             overlap,
+            *glossed,
             shared / max(1, len(context.names)),
             sum(context.type_probs[t] for t in held),
             wants_figure if not figures else 0.0,
@@ -337,9 +393,27 @@ def candidates_and_features(
             math.log1p(n_tokens),
             float(len(context.unknown_names)),
             float(len(context.unknown_words)),
+            0.0, 0.0, 0.0,
         ])  # fmt: skip
         candidates.append(Candidate(sentence, lang, figures, held, float(z[i])))
-    return candidates, np.asarray(matrix, dtype=np.float64)
+    x = np.asarray(matrix, dtype=np.float64)
+    if relevance is not None:
+        logits = relevance.logits(evidence.query_vector, index.sentence_vectors_of(ids))
+        set_relevance(x, logits)
+    return candidates, x
+
+
+def set_relevance(x: np.ndarray, logits: np.ndarray) -> None:
+    """Fill the RELEVANCE_FEATURES columns of `x` from the network's logits: the logit, its rank
+    and its gap to the best among the question's candidates (ranks and gaps read the same
+    whatever the pair's level)."""
+    order = np.argsort(-logits, kind="stable")
+    rank = np.empty(len(logits), dtype=np.float64)
+    rank[order] = np.arange(len(logits))
+    first = FEATURES.index(RELEVANCE_FEATURES[0])
+    x[:, first] = logits
+    x[:, first + 1] = 1.0 / (1.0 + rank)
+    x[:, first + 2] = float(logits.max()) - logits
 
 
 def _similarities(

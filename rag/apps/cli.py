@@ -178,9 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument(
         "--port", type=int, default=None, help="HTTP mode: default SLACK_PORT or 3000"
     )
-    slack.add_argument(
-        "--llm", default=None, help="extractive, learned or openai (default RAG_LLM)"
-    )
+    slack.add_argument("--llm", default=None, help="extractive or openai (default RAG_LLM)")
     slack.add_argument(
         "--command-response",
         choices=("in_channel", "ephemeral"),
@@ -284,6 +282,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     index as it was."""
     from rag.config import ChunkingSettings
     from rag.ingest.corpus import load_batch
+    from rag.retrieval import pivot
     from rag.stores.registry import get_store, store_exists
 
     index_dir = args.index or args.settings.index_dir
@@ -322,6 +321,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             report = store.upsert(batch.articles, progress=not args.quiet, embed=embed)
     else:
         report = store.upsert(batch.articles, progress=not args.quiet)
+    pivot.prepare(store.langs)
     if args.json:
         _print_json({**report.as_dict(), "skipped": batch.skipped, "encodings": batch.encodings})
         return
@@ -505,7 +505,7 @@ def _eval_xquad(args: argparse.Namespace, folder: Path, embedder_name: str) -> d
     )  # fmt: skip
     train_set, test_set = training.collect_all(
         questions, pairs, embedder_name, model.type_model, limit=args.limit,
-        progress=not args.quiet,
+        progress=not args.quiet, relevance=model.relevance,
     )  # fmt: skip
     results = training.evaluate(train_set, test_set, model)
     results["answer_types"] = training.type_accuracy(questions, model.type_model or {})
@@ -701,7 +701,7 @@ def cmd_feedback(args: argparse.Namespace) -> None:
 
 
 def _answer_model_info() -> dict[str, Any]:
-    """Which answer model `--llm learned` uses (the file shipped in the package)."""
+    """Which answer model the default answerer uses (the files shipped in the package)."""
     from rag.answerers.scorer import MODEL_PATH, load_model
 
     model = load_model(MODEL_PATH)

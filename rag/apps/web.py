@@ -174,7 +174,6 @@ def answerer_choices(backend: ChatBackend) -> list[tuple[str, str]]:
     where = llm.where if llm.base_url else "api.openai.com"
     return [
         ("extractive (offline, quotes the articles)", "extractive"),
-        ("learned (XQuAD-fitted scorer)", "learned"),
         (f"LLM: {llm.model} at {where}", "openai"),
     ]
 
@@ -504,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine)")
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--index", type=Path, default=None)
-    parser.add_argument("--llm", default=None, help="extractive, learned or openai")
+    parser.add_argument("--llm", default=None, help="extractive or openai")
     parser.add_argument("--auth", default=settings.web_auth, help="user:password")
     args = parser.parse_args(argv)
     backend = ChatBackend(args.index, args.llm, settings)

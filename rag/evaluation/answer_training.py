@@ -11,6 +11,7 @@ paragraph and holds the gold answer text.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -22,11 +23,15 @@ import numpy as np
 from rag.answerers import qtypes
 from rag.answerers import scorer as scorermod
 from rag.answerers.logistic import fit_logistic
+from rag.answerers.relevance import RelevanceModel
 from rag.config import RetrievalSettings, user_cache_dir
 from rag.errors import RagError
-from rag.evaluation import xquad
+from rag.evaluation import diagnosis, relevance_training, xquad
 
 DEFAULT_TARGET_PRECISION = 0.65
+# The share of readers' questions their articles answer, stated rather than fitted: people ask
+# about the articles they loaded. Calibration and threshold are fitted on this mix.
+ANSWERABLE_SHARE = 0.8
 RETRIEVAL = RetrievalSettings()  # the evidence the product's answerers see
 TYPE_FLOORS = (0.7, 0.9)  # how sure of a figure type before only such sentences may answer
 KEEP_RATIOS = (0.3, 0.5, 0.7)
@@ -55,10 +60,14 @@ class Sample:
     x: np.ndarray
     labels: np.ndarray
     context: scorermod.QuestionContext
+    vector: np.ndarray  # the question's embedding, for the relevance network
+    index: Any  # the store the candidates' sentence vectors are read from
+    figure_answer: bool  # the gold answer is a figure (weighted up in fitting)
     # "index": asked over every paragraph of the language; "story": over its own article's
     # paragraphs only, like a newsroom's set of articles on one story, where every sentence is
     # on topic and the answer must stand out among close neighbours.
     scope_kind: str = "index"
+    corpus: str = "single"  # or "mixed": the mixed-language index (see _corpora)
 
     @property
     def pair(self) -> str:
@@ -143,6 +152,69 @@ def type_accuracy(questions: Questions, model: qtypes.TypeModel) -> dict[str, An
     return out
 
 
+def mixed_language_of(article: int, langs: Sequence[str]) -> str:
+    """The language an article is written in within the mixed-language index: pairs of
+    consecutive articles (one training, one held out) take the languages in turn."""
+    return langs[(article // 2) % len(langs)]
+
+
+@dataclass
+class _Corpus:
+    """One index questions are asked over: one language's paragraphs, or the mixed one."""
+
+    kind: str  # "single" or "mixed"
+    name: str  # the article language, or "mixed"
+    index: Any
+    lang_of: dict[str, str]  # paragraph id -> its language
+    q_langs: list[str]
+
+
+def _corpora(
+    questions: Questions,
+    pairs: Sequence[tuple[str, str]],
+    work_dir: Path,
+    embedder_name: str,
+    limit: int | None,
+    progress: bool,
+    mixed: bool,
+) -> list[_Corpus]:
+    """An index per article language of `pairs`; with `mixed`, also one where each article is
+    in one of the languages, as a newsroom's articles are: a question then meets candidates in
+    several languages at once, with the answer in any of them."""
+    from rag.stores import faiss_bm25 as store
+
+    data = questions.data
+    corpora = []
+    for d_lang in sorted({d for _, d in pairs}):
+        index_dir = work_dir / f"index-{d_lang}-{limit or 'all'}"
+        store.ingest(index_dir, xquad.as_articles(data[d_lang]), embedder_name, progress=progress)
+        lang_of = dict.fromkeys(data[d_lang].paragraphs, d_lang)
+        q_langs = [q for q, d in pairs if d == d_lang]
+        corpora.append(_Corpus("single", d_lang, store.open_index(index_dir), lang_of, q_langs))
+    if mixed:
+        langs = sorted(data)
+        english = data[langs[0]]
+        lang_of = {p: mixed_language_of(article_of(p), langs) for p in english.paragraphs}
+        articles = [
+            a for lang in langs for a in xquad.as_articles(data[lang]) if lang_of[a.doc_id] == lang
+        ]
+        index_dir = work_dir / f"index-mixed-{limit or 'all'}"
+        store.ingest(index_dir, articles, embedder_name, progress=progress)
+        q_langs = sorted({q for q, _ in pairs})
+        corpora.append(_Corpus("mixed", "mixed", store.open_index(index_dir), lang_of, q_langs))
+    return corpora
+
+
+def _dictionaries_held_back(qid: str, q_lang: str, gold: str) -> frozenset[str]:
+    """A quarter of the training questions (a fixed choice per question) are featurised as if
+    their language had no dictionary, as French or Italian has none: the model then learns what
+    `pivot_available = 0` means instead of reading a missing overlap as "no shared words"."""
+    if not is_training_article(article_of(gold)):
+        return frozenset()
+    digest = int(hashlib.sha1(qid.encode()).hexdigest(), 16)
+    return frozenset({q_lang}) if digest % 4 == 0 else frozenset()
+
+
 def collect(
     questions: Questions,
     pairs: Sequence[tuple[str, str]],
@@ -152,40 +224,40 @@ def collect(
     keep_article: Callable[[int], bool],
     limit: int | None = None,
     progress: bool = True,
+    relevance: RelevanceModel | None = None,
+    mixed: bool = False,
 ) -> list[Sample]:
-    """Candidates, features and labels for every question of the kept articles, per pair."""
+    """Candidates, features and labels for every question of the kept articles, per pair and
+    (with `mixed`) over the mixed-language index; the relevance columns zero without a
+    `relevance` network (training fills them out of fold)."""
     from tqdm import tqdm
 
     from rag.answers import Evidence
     from rag.retrieval.hybrid import scope_of, search
-    from rag.stores import faiss_bm25 as store
     from rag.stores.base import Filters
 
     data, vectors = questions.data, questions.vectors
     samples: list[Sample] = []
-    for d_lang in sorted({d for _, d in pairs}):
-        docs = data[d_lang]
-        index_dir = work_dir / f"index-{d_lang}-{limit or 'all'}"
-        store.ingest(index_dir, xquad.as_articles(docs), embedder_name, progress=progress)
-        index = store.open_index(index_dir)
-        all_docs = frozenset(docs.paragraphs)
-        for q_lang in [q for q, d in pairs if d == d_lang]:
+    for corpus in _corpora(questions, pairs, work_dir, embedder_name, limit, progress, mixed):
+        index, all_docs = corpus.index, frozenset(corpus.lang_of)
+        for q_lang in corpus.q_langs:
             rows = [
                 (q, v)
                 for q, v in zip(data[q_lang].questions, vectors[q_lang], strict=True)
                 if keep_article(article_of(q[2]))
             ]
             for (qid, question, gold), vector in tqdm(
-                rows, desc=f"{q_lang}→{d_lang}", unit="q", disable=not progress
+                rows, desc=f"{q_lang}→{corpus.name}", unit="q", disable=not progress
             ):
-                answers = docs.answers[qid]
+                d_lang = corpus.lang_of[gold]
+                answers = data[d_lang].answers[qid]
+                english = data["en"].answers[qid] if "en" in data else answers
+                figure_answer = qtypes.answer_type_of(english[0]) in qtypes.FIGURE_TYPES
                 story = frozenset(p for p in all_docs if article_of(p) == article_of(gold))
-                for (scope_kind, present), allowed in {
-                    ("index", True): all_docs,
-                    ("index", False): all_docs - {gold},
-                    ("story", True): story,
-                    ("story", False): story - {gold},
-                }.items():
+                scopes = {("index", True): all_docs, ("index", False): all_docs - {gold}}
+                if corpus.kind == "single":
+                    scopes |= {("story", True): story, ("story", False): story - {gold}}
+                for (scope_kind, present), allowed in scopes.items():
                     filters = None if allowed == all_docs else Filters(doc_ids=allowed)
                     hits = search(
                         index, question, vector, RETRIEVAL.answer_context_chunks, filters, q_lang,
@@ -193,10 +265,11 @@ def collect(
                     )  # fmt: skip
                     scope = scope_of(filters)
                     context = scorermod.question_context(
-                        question, q_lang, vector, index, type_model, scope
-                    )
+                        question, q_lang, vector, index, type_model, scope,
+                        _dictionaries_held_back(qid, q_lang, gold),
+                    )  # fmt: skip
                     evidence = Evidence(question, q_lang, vector, hits, index, scope)
-                    candidates, x = scorermod.candidates_and_features(evidence, context)
+                    candidates, x = scorermod.candidates_and_features(evidence, context, relevance)
                     labels = np.array(
                         [
                             c.sentence.doc_id == gold
@@ -207,7 +280,8 @@ def collect(
                     )
                     samples.append(
                         Sample(q_lang, d_lang, qid, article_of(gold), present, gold,
-                               candidates, x, labels, context, scope_kind)
+                               candidates, x, labels, context, vector, index, figure_answer,
+                               scope_kind, corpus.kind)
                     )  # fmt: skip
     return samples
 
@@ -253,21 +327,37 @@ def _outcomes(
             for s, d in zip(samples, decisions, strict=True)]  # fmt: skip
 
 
-def _fit_calibrator(features: np.ndarray, right: np.ndarray) -> tuple[float, ...]:
+def answerable_weights(samples: Sequence[Sample], share: float = ANSWERABLE_SHARE) -> np.ndarray:
+    """Per sample, the weight that makes questions with their gold paragraph `share` of the
+    training mix (mean weight 1): XQuAD is asked once with and once without it, half and half,
+    which is how the data was built, not how often a reader's question has an answer."""
+    present = np.array([s.gold_present for s in samples])
+    if present.all() or not present.any():
+        return np.ones(len(samples))
+    return np.where(present, share / present.mean(), (1 - share) / (1 - present.mean()))
+
+
+def _fit_calibrator(
+    features: np.ndarray, right: np.ndarray, weight: np.ndarray
+) -> tuple[float, ...]:
     """A logistic fit of P(answer right) on the question-level calibration features."""
     if len(set(right.tolist())) < 2:
         return scorermod.IDENTITY_CALIBRATOR
-    mean, scale, w, b = fit_logistic(features, right.astype(float), l2=1e-2)
+    mean, scale, w, b = fit_logistic(features, right.astype(float), l2=1e-2, sample_weight=weight)
     raw = w / scale
     return (*[float(v) for v in raw], float(b - raw @ mean))
 
 
-def _choose_threshold(confidence: np.ndarray, right: np.ndarray, target: float) -> float:
+def _choose_threshold(
+    confidence: np.ndarray, right: np.ndarray, target: float, weight: np.ndarray | None = None
+) -> float:
     """The lowest confidence at which the answers given are right at least `target` of the time
-    (every question counts: an answer where the gold was removed is a wrong answer)."""
+    (every question counts, by its `weight`: an answer where the gold was removed is a wrong
+    answer)."""
+    weight = np.ones(len(right)) if weight is None else weight
     order = np.argsort(-confidence, kind="stable")
-    hits = np.cumsum(right[order])
-    precision = hits / np.arange(1, len(order) + 1)
+    hits = np.cumsum((weight * right)[order])
+    precision = hits / np.cumsum(weight[order])
     ok = np.nonzero(precision >= target)[0]
     if len(ok) == 0:
         return 1.0
@@ -279,9 +369,10 @@ def _calibrate(
     samples: Sequence[Sample],
     target_precision: float,
     probabilities: Sequence[np.ndarray],
-) -> int:
-    """Fit the confidence calibrator, then the threshold for the precision; returns how many
-    gold-present questions are then answered right."""
+) -> float:
+    """Fit the confidence calibrator, then the threshold for the precision (both over the
+    mix `answerable_weights` makes); returns how many gold-present questions are then
+    answered right, weighted."""
     model.calibrator = scorermod.IDENTITY_CALIBRATOR
     raw = _decisions(samples, replace(model, threshold=0.0), probabilities)
     # At threshold 0 every question not stopped by a name check is answered; an answer is
@@ -289,13 +380,14 @@ def _calibrate(
     rights = np.array([s.gold_present and _right(s, d) for s, d in zip(samples, raw, strict=True)])
     scored = np.array([bool(d.calibration_features) for d in raw])
     features = np.array([d.calibration_features for d in raw if d.calibration_features])
-    model.calibrator = _fit_calibrator(features, rights[scored])
+    weight = answerable_weights(samples)
+    model.calibrator = _fit_calibrator(features, rights[scored], weight[scored])
     # A question stopped before scoring (no passage of the asked-for type) is never answered.
     confidence = np.array(
         [model.confidence(d.calibration_features) if d.calibration_features else 0.0 for d in raw]
     )
-    model.threshold = _choose_threshold(confidence, rights, target_precision)
-    return int(sum(r for c, r in zip(confidence, rights, strict=True) if c >= model.threshold))
+    model.threshold = _choose_threshold(confidence, rights, target_precision, weight)
+    return float(np.sum(weight * rights * (confidence >= model.threshold)))
 
 
 def fit_model(
@@ -304,20 +396,30 @@ def fit_model(
     embedder_id: str,
     target_precision: float = DEFAULT_TARGET_PRECISION,
     meta: dict[str, Any] | None = None,
+    features: Sequence[str] = scorermod.FEATURES,
+    relevance: RelevanceModel | None = None,
 ) -> scorermod.AnswerModel:
-    """Sentence model; then, for each candidate type floor and quote ratio, Platt calibration
-    of the top candidate and the threshold for the target precision; the setting that answers
-    the most training questions right is kept."""
+    """Sentence model over `features` (the samples' relevance columns must come from
+    `relevance`, out of fold); then, for each candidate type floor and quote ratio, Platt
+    calibration of the top candidate and the threshold for the target precision; the setting
+    that answers the most training questions right is kept."""
     usable = [s for s in samples if len(s.x)]
     if not usable:
         raise RagError("no training samples: check the XQuAD folder and the pairs")
-    x = np.vstack([s.x for s in usable])
+    columns = [scorermod.FEATURES.index(f) for f in features]
+    x = np.vstack([s.x for s in usable])[:, columns]
     y = np.concatenate([s.labels for s in usable]).astype(float)
-    mean, scale, weights, bias = fit_logistic(x, y)
+    weight = np.concatenate(
+        [
+            np.full(len(s.labels), relevance_training.FIGURE_WEIGHT if s.figure_answer else 1.0)
+            for s in usable
+        ]
+    )
+    mean, scale, weights, bias = fit_logistic(x, y, sample_weight=weight)
     model = scorermod.AnswerModel(
-        scorermod.FEATURES, mean, scale, weights, bias, scorermod.IDENTITY_CALIBRATOR, 0.0,
+        tuple(features), mean, scale, weights, bias, scorermod.IDENTITY_CALIBRATOR, 0.0,
         target_precision,
-        type_model, embedder_id, dict(meta or {}),
+        type_model, embedder_id, dict(meta or {}), relevance=relevance,
     )  # fmt: skip
     probabilities = _probabilities(usable, model)
     scored = []
@@ -357,7 +459,8 @@ def measure(samples: Sequence[Sample], model: scorermod.AnswerModel) -> dict[str
         }
 
     story = [r for r in rows if r[0].scope_kind == "story"]
-    rows = [r for r in rows if r[0].scope_kind == "index"]
+    mixed = [r for r in rows if r[0].corpus == "mixed"]
+    rows = [r for r in rows if r[0].scope_kind == "index" and r[0].corpus == "single"]
     pairs = sorted({s.pair for s, _ in rows})
     out: dict[str, Any] = {p: block([r for r in rows if r[0].pair == p]) for p in pairs}
     out["same_language"] = block([r for r in rows if not r[0].cross])
@@ -365,11 +468,13 @@ def measure(samples: Sequence[Sample], model: scorermod.AnswerModel) -> dict[str
     out["all"] = block(rows)
     out["story_same_language"] = block([r for r in story if not r[0].cross])
     out["story_cross_lingual"] = block([r for r in story if r[0].cross])
+    out["mixed_same_language"] = block([r for r in mixed if not r[0].cross])
+    out["mixed_cross_lingual"] = block([r for r in mixed if r[0].cross])
     # Calibration: the confidence against whether the answer given at threshold 0 is right.
     unthresholded = _outcomes(samples, model, threshold=0.0)
     out["calibration"] = reliability(
         [(c, s.gold_present and r) for s, (c, _, r) in zip(samples, unthresholded, strict=True)
-         if s.scope_kind == "index"]
+         if s.scope_kind == "index" and s.corpus == "single"]
     )  # fmt: skip
     return out
 
@@ -395,17 +500,37 @@ def leave_one_language_out(
     test: Sequence[Sample],
     pooled: scorermod.AnswerModel,
     langs: Sequence[str] = xquad.LANGS,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """For each language L: fit without any pair that has L on either side, then measure on the
-    held-out pairs that involve L, beside the pooled model on the same questions."""
+    """For each language L: refit everything (the relevance network, out of fold, and the
+    answer model) without any pair that has L on either side, hold back L's dictionary, then
+    measure on the held-out pairs that involve L, beside the pooled model on the same
+    questions."""
+    from rag.evaluation import relevance_training
+
     out: dict[str, Any] = {}
     for lang in langs:
-        held = [s for s in test if lang in (s.q_lang, s.d_lang)]
-        rest = [s for s in train if lang not in (s.q_lang, s.d_lang)]
+        # The mixed-language index holds every language: out of both sides when one is left out.
+        held = [s for s in test if lang in (s.q_lang, s.d_lang) and s.corpus == "single"]
+        rest = [s for s in train if lang not in (s.q_lang, s.d_lang) and s.corpus == "single"]
         if not held or not rest:
             continue
-        model = fit_model(rest, pooled.type_model, pooled.embedder_id, pooled.target_precision)
-        without, with_all = measure(held, model)["all"], measure(held, pooled)["all"]
+        with_all = measure(held, pooled)["all"]
+        saved = {id(s): s.x.copy() for s in [*held, *rest]}
+        relevance = None
+        if pooled.uses_relevance:
+            relevance = relevance_training.cross_fitted_relevance(
+                rest, pooled.embedder_id, progress=progress
+            )
+            relevance_training.apply_relevance(held, relevance)
+        set_pivot(held, frozenset({lang}))
+        model = fit_model(
+            rest, pooled.type_model, pooled.embedder_id, pooled.target_precision,
+            features=pooled.features, relevance=relevance,
+        )  # fmt: skip
+        without = measure(held, model)["all"]
+        for s in [*held, *rest]:
+            s.x = saved[id(s)]
         out[lang] = {
             "without": without,
             "pooled": with_all,
@@ -414,6 +539,18 @@ def leave_one_language_out(
             "threshold": round(model.threshold, 4),
         }
     return out
+
+
+def set_pivot(samples: Sequence[Sample], held_back: frozenset[str]) -> None:
+    """Recompute the pivot-overlap columns without the dictionaries of `held_back`."""
+    from rag.retrieval import pivot
+
+    first = scorermod.FEATURES.index("pivot_overlap")
+    for s in samples:
+        question = pivot.pivot_stems(s.context.question, s.q_lang, held_back)
+        for i, c in enumerate(s.candidates):
+            sentence = pivot.pivot_stems(c.sentence.text, c.lang, held_back)
+            s.x[i, first : first + 2] = pivot.pivot_overlap(question, sentence)
 
 
 def _gap(a: float | None, b: float | None) -> float | None:
@@ -435,11 +572,13 @@ def collect_all(
     work_dir: Path | None = None,
     limit: int | None = None,
     progress: bool = True,
+    relevance: RelevanceModel | None = None,
+    mixed: bool = True,
 ) -> tuple[list[Sample], list[Sample]]:
     """(training samples, held-out samples): every question, split by its article."""
     samples = collect(
         questions, pairs, work_dir or default_work_dir(embedder_name), embedder_name, type_model,
-        lambda _: True, limit, progress,
+        lambda _: True, limit, progress, relevance, mixed,
     )  # fmt: skip
     train = [s for s in samples if is_training_article(s.article)]
     test = [s for s in samples if not is_training_article(s.article)]
@@ -470,8 +609,16 @@ def train(
         "training_questions": sum(s.gold_present for s in train_set),
         "training_candidates": int(sum(len(s.x) for s in train_set)),
     }
-    model = fit_model(train_set, type_model, questions.embedder_id, target_precision, meta)
-    results = evaluate(train_set, test_set, model)
+    say = _say if progress else None
+    relevance = relevance_training.cross_fitted_relevance(
+        train_set, questions.embedder_id, meta=dict(meta), progress=say
+    )
+    relevance_training.apply_relevance(test_set, relevance)
+    model = fit_model(
+        train_set, type_model, questions.embedder_id, target_precision, meta,
+        scorermod.SHIPPED_FEATURES, relevance,
+    )  # fmt: skip
+    results = evaluate(train_set, test_set, model, say)
     results["answer_types"] = type_accuracy(questions, type_model)
     model.meta["held_out"] = {
         k: results["held_out"][k] for k in ("same_language", "cross_lingual", "all")
@@ -479,8 +626,15 @@ def train(
     return model, results
 
 
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
 def evaluate(
-    train_set: Sequence[Sample], test_set: Sequence[Sample], model: scorermod.AnswerModel
+    train_set: Sequence[Sample],
+    test_set: Sequence[Sample],
+    model: scorermod.AnswerModel,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Held-out and training measurements, and leave-one-language-out refits."""
     return {
@@ -490,7 +644,14 @@ def evaluate(
         "held_out": measure(test_set, model),
         "training": {k: v for k, v in measure(train_set, model).items()
                      if k in ("same_language", "cross_lingual", "all")},
-        "leave_one_language_out": leave_one_language_out(train_set, test_set, model),
+        "leave_one_language_out": leave_one_language_out(
+            train_set, test_set, model, progress=progress
+        ),
+        "diagnosis": diagnosis.tally(
+            diagnosis.xquad_rows(indexed := [s for s in test_set if s.scope_kind == "index"
+                                            and s.corpus == "single"],
+                                 _decisions(indexed, model))
+        ),
         "weights": dict(zip(model.features, [round(float(w), 4) for w in model.weights],
                             strict=True)),
     }  # fmt: skip
@@ -511,7 +672,7 @@ def write_report(folder: Path, results: dict[str, Any], title: str) -> list[Path
         [group, held[group]["questions"], held[group]["answered_right"],
          held[group]["abstained_right"], held[group]["precision"]]
         for group in ("same_language", "cross_lingual", "all", "story_same_language",
-                      "story_cross_lingual")
+                      "story_cross_lingual", "mixed_same_language", "mixed_cross_lingual")
         if held[group]["questions"]
     ]  # fmt: skip
     lolo = results["leave_one_language_out"]
@@ -548,9 +709,14 @@ def write_report(folder: Path, results: dict[str, Any], title: str) -> list[Path
             ["pair", "questions", "answered right", "abstained right", "precision"], rows
         ),
         "",
+        "## Where the answers go wrong (held-out, whole index)",
+        "",
+        diagnosis.markdown(results["diagnosis"]),
+        "",
         "## Leave one language out",
         "",
-        "Fitted without every pair that has the language on either side, measured on the "
+        "Fitted without every pair that has the language on either side (relevance network "
+        "and answer model), with that language's dictionary held back, measured on the "
         "held-out pairs that involve it, beside the pooled model on the same questions.",
         "",
         reports.md_table(

@@ -16,6 +16,7 @@ from typing import Any
 from rag.answerers.base import Answerer
 from rag.checks.figures import matches
 from rag.errors import InputError
+from rag.evaluation import diagnosis
 from rag.evaluation.reports import shipped
 from rag.service import RAG
 
@@ -258,6 +259,10 @@ class AnswererRun:
                 cell[1] += 1
         return table
 
+    def diagnosis(self) -> dict[str, dict[str, int]]:
+        """Per question language → article language: right, or why not (diagnosis.OUTCOMES)."""
+        return diagnosis.tally(diagnosis.figure_set_rows(self.records))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "answerer": self.answerer,
@@ -265,6 +270,7 @@ class AnswererRun:
             "by_question_lang": breakdown(self.records, lambda r: r.lang),
             "by_lang_pair": breakdown(self.records, lambda r: f"{r.lang}→{r.article_lang}"),
             "recall@1_by_lang_pair": self.recall_at_1_by_pair(),
+            "diagnosis": self.diagnosis(),
             "by_tag": {
                 tag: cell
                 for tag in sorted({t for r in self.records for t in r.tags})
@@ -352,6 +358,8 @@ def write_report(folder: Path, runs: Sequence[AnswererRun], meta: dict[str, Any]
         _accuracy_grid(grid, run)
         written.append(grid)
         lines += ["", f"## {run.answerer}: figure accuracy by language", "", _lang_table(run)]
+        lines += ["", f"## {run.answerer}: where the answers go wrong", "",
+                  diagnosis.markdown(run.diagnosis())]  # fmt: skip
         lines += ["", f"![accuracy grid]({grid.name})", "", _misses(run)]
     hist = folder / "latency.png"
     reports.histogram(

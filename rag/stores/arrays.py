@@ -223,6 +223,9 @@ class ArrayStore(ABC):
         shift = self._language_shift(vector)
         return {lang: float(shift[i]) for i, lang in enumerate(self._langs)}
 
+    def sentence_vectors_of(self, sentence_ids: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.sentence_vectors[[self._sentence_row[s] for s in sentence_ids]])
+
     def sentence_cosine(self, a: str, b: str) -> float:
         vectors = self.sentence_vectors
         return float(vectors[self._sentence_row[a]] @ vectors[self._sentence_row[b]])

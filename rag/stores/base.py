@@ -182,6 +182,10 @@ class Store(Protocol):
     def sentence_cosine(self, a: str, b: str) -> float:
         """Cosine of two sentences: near 1 for near-duplicates."""
 
+    def sentence_vectors_of(self, sentence_ids: Sequence[str]) -> np.ndarray:
+        """The sentences' unit vectors, in the order given: the answer model's relevance
+        network reads them beside the question's, not only their cosine."""
+
     # ------------------------------------------------------------ vocabulary
 
     def has_term(self, term: str) -> bool:

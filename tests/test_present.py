@@ -24,7 +24,7 @@ def test_view_holds_direct_answer_segments_and_sources_with_their_paragraph(seed
     )
     assert "200.000" in source.paragraph[slice(*source.highlight)]
     assert len(source.paragraph) > len(source.quote)  # the surrounding paragraph, not the quote
-    assert view.confidence is None and view.notice == "" and not view.abstained
+    assert 0 < (view.confidence or 0) <= 1 and view.notice == "" and not view.abstained
 
 
 def test_text_rendering_is_the_cli_contract(seed_rag: RAG) -> None:

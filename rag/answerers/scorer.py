@@ -487,9 +487,12 @@ def decide(
     probs = np.where(fits, probs, 0.0)
     order = [int(i) for i in np.argsort(-probs, kind="stable")]
     top = order[0]
+    # The runner-up among all candidates, not only those of the asked-for type: where one
+    # sentence alone holds a figure of that type, the rest would read as probability 0.
+    others = np.delete(np.asarray(probabilities, dtype=np.float64), top)
     features = (
         _logit(float(probs[top])),
-        _logit(float(probs[order[1]])) if len(order) > 1 else _logit(0.0),
+        _logit(float(others.max())) if len(others) else _logit(0.0),
         candidates[top].z,
         float(candidates[top].lang != context.question_lang),
         float(len(context.unknown_words)),

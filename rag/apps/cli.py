@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "--precision",
         type=float,
         default=None,
-        help="precision of given answers the threshold is chosen for, on the training articles (0.65)",
+        help="precision of given answers the threshold is chosen for, on the training articles (0.75)",
     )
     tr.add_argument("--model", type=Path, default=None, help="where to write the model file")
     tr.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")

@@ -28,7 +28,7 @@ from rag.config import RetrievalSettings, user_cache_dir
 from rag.errors import RagError
 from rag.evaluation import diagnosis, relevance_training, xquad
 
-DEFAULT_TARGET_PRECISION = 0.65
+DEFAULT_TARGET_PRECISION = 0.75
 # The share of readers' questions their articles answer, stated rather than fitted: people ask
 # about the articles they loaded. Calibration and threshold are fitted on this mix.
 ANSWERABLE_SHARE = 0.8

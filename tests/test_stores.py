@@ -149,7 +149,9 @@ def test_a_question_is_answered_through_each_store(
     assert hits[0].chunk.doc_id == "a"
     answer = rag.ask("How many H200 chips does Alibaba plan to order?")
     assert not answer.abstained and "200,000" in answer.answer
-    assert [c.doc_id for c in answer.citations] == ["b"]
+    # the Chinese article says the same (二十万颗): citing it beside the English one is right
+    assert answer.citations[0].doc_id == "b"
+    assert {c.doc_id for c in answer.citations} <= {"b", "c"}
 
 
 def test_memory_store_upserts_incrementally_and_deletes(tmp_path: Path) -> None:

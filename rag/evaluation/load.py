@@ -61,7 +61,7 @@ SEED_PROBES = (
     Probe("How much HBM3E memory does the H200 have?", "141GB"),
     Probe("How many H200 units have Chinese firms ordered for 2026?", "2 million"),
     Probe("¿Cuánto invertirá Alibaba en IA en tres años?", "380 billion yuan"),
-    Probe("美国将从H200芯片出口中收取多少分成？", "25%"),
+    Probe("H200的AI算力是H20的多少倍？", "13倍"),
 )
 
 

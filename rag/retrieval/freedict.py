@@ -29,8 +29,7 @@ import gzip
 import os
 import pickle
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,8 +40,6 @@ __all__ = [
     "AVAILABLE_PAIRS",
     "dictionary_path",
     "glosses",
-    "held_back",
-    "without_languages",
 ]
 
 AVAILABLE_PAIRS: tuple[tuple[str, str], ...] = (
@@ -127,8 +124,6 @@ _SPANISH_INFINITIVE_ENDINGS = (
 )  # fmt: skip
 
 _Parsed = dict[str, list[tuple[str, int, int]]]  # headword -> (gloss, tier, entry number)
-
-_held_back: set[str] = set()
 
 
 def _directory() -> Path:
@@ -396,11 +391,11 @@ def glosses(word: str, src: str, tgt: str, limit: int = 4) -> list[str]:
     `_candidates`), lowercased, without function words, each once: "Speicher" (de→en) gives
     ['memory', 'storage', 'store', ...]. Glosses longer than two words are left out, since
     they are explanations rather than translations. Returns [] for an unknown word, a pair
-    that is not installed, or a pair `without_languages` holds back; it never raises for a
-    missing dictionary.
+    that is not installed; it never raises for a missing dictionary. (Leave-one-language-out
+    evaluation holds a language back one level up, in rag/retrieval/pivot.py.)
     """
     src, tgt, word = src.lower(), tgt.lower(), word.strip()
-    if not word or limit <= 0 or src in _held_back or tgt in _held_back:
+    if not word or limit <= 0:
         return []
     table = _pair_table(src, tgt)
     if table is None:
@@ -416,24 +411,3 @@ def glosses(word: str, src: str, tgt: str, limit: int = 4) -> list[str]:
         if found:
             return found
     return []
-
-
-@contextmanager
-def without_languages(langs: Iterable[str]) -> Iterator[None]:
-    """Hold back every dictionary that involves one of `langs` until the block ends.
-
-    For leave-one-language-out evaluation: inside `with without_languages({"de"}):` glosses
-    returns [] for de→en and en→de, as if those dictionaries were not installed. Blocks nest;
-    the setting is process-wide (not per thread).
-    """
-    added = {lang.lower() for lang in langs} - _held_back
-    _held_back.update(added)
-    try:
-        yield
-    finally:
-        _held_back.difference_update(added)
-
-
-def held_back() -> frozenset[str]:
-    """The languages `without_languages` currently holds back."""
-    return frozenset(_held_back)

@@ -154,15 +154,6 @@ def frame_answer(lang: str, values: list[str]) -> str:
     return _ANSWER_FRAME.get(lang, _ANSWER_FRAME[DEFAULT_LANG]).format(values=joiner.join(values))
 
 
-# Questions that ask for a time; answers to them should contain a year or a date.
-_WHEN = re.compile(
-    r"\b(when|what\s+year|which\s+year|in\s+what\s+year|wann|in\s+welchem\s+jahr|seit\s+wann|"
-    r"cu[aá]ndo|en\s+qu[eé]\s+a[nñ]o|quand|en\s+quelle\s+ann[eé]e|quando|em\s+que\s+ano)\b"
-    r"|什么时候|何时|哪一年|哪年|几月|哪天",
-    re.IGNORECASE,
-)
-
-
 # Questions about the present state of things: answer from the newest source and say its date.
 _LATEST = re.compile(
     r"\b(now|latest|current(ly)?|newest|most\s+recent|today|aktuell(e[nrs]?)?|derzeit|jetzt|"
@@ -174,10 +165,6 @@ _LATEST = re.compile(
 
 def asks_for_latest(question: str) -> bool:
     return _LATEST.search(question) is not None
-
-
-def asks_for_date(question: str) -> bool:
-    return _WHEN.search(question) is not None
 
 
 def asks_for_quantity(question: str) -> bool:

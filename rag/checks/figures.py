@@ -337,29 +337,6 @@ class FigureCheck:
         return {**self.figure.to_dict(), "supported": self.supported, "citation": self.citation}
 
 
-# Cues, not values: whether a sentence mentions an amount or a date at all, for ranking
-# sentences before anything is verified. Broader than `extract` on purpose: a Chinese numeral
-# with a measure word (三个工厂) or a bare day (3月15日) is not a typed value to check, but a
-# sentence holding one is still a likely answer to 多少 / 什么时候.
-_AMOUNT_CUE = re.compile(  # a number not glued to a product name (H200) and not a bare year
-    r"(?<![A-Za-z\d.,])(?!(?:19|20)\d\d(?![\d%]|[.,]\d|\s*(?:%|percent|por ciento|Prozent)))\d[\d.,]*"
-    r"|[零一二三四五六七八九十百千万亿两]+(?:倍|%|个|万|亿|元)|百分之",
-    re.IGNORECASE,
-)
-_DATE_CUE = re.compile(
-    r"(?<!\d)(?:1[0-9]|20)\d\d(?!\d)|\d{1,2}\s*(?:月|日)|[零一二三四五六七八九〇]{4}年",
-    re.IGNORECASE,
-)
-
-
-def mentions_amount(text: str) -> bool:
-    return bool(_AMOUNT_CUE.search(text))
-
-
-def mentions_date(text: str) -> bool:
-    return bool(_DATE_CUE.search(text))
-
-
 def verify(
     answer: str, passages: dict[int, tuple[str, str]], lang: str = "en"
 ) -> list[FigureCheck]:

@@ -100,11 +100,6 @@ class ArrayStore(ABC):
     def n_sentences(self) -> int:
         return len(self._sentences)
 
-    def sentences_in(self, lang: str) -> int:
-        if lang not in self._langs or not len(self._sentence_lang_ids):
-            return 0
-        return int(np.count_nonzero(self._sentence_lang_ids == self._langs.index(lang)))
-
     def check_embedder(self, embedder: Embedder) -> None:
         recorded = self.manifest["embedder"]
         if embedder.id != recorded["id"] or embedder.dim != recorded["dim"]:

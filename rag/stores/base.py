@@ -136,9 +136,6 @@ class Store(Protocol):
     @property
     def n_sentences(self) -> int: ...
 
-    def sentences_in(self, lang: str) -> int:
-        """How many of the index's sentences are in `lang` (0 for a language it lacks)."""
-
     def check_embedder(self, embedder: Embedder) -> None:
         """Refuse an embedder other than the one the vectors were made with."""
 

@@ -149,7 +149,6 @@ def test_first_use_builds_the_index_from_the_corpus(tmp_path, monkeypatch) -> No
     assert rag.search("fee on H200", k=1).hits[0].chunk.doc_id == "x"
 
 
-@pytest.mark.xfail(strict=True, reason="answers 2 million alone: 200,000 is no longer near enough")
 def test_conflicting_figures_are_shown_with_their_sources_and_dates(seed_rag: RAG) -> None:
     """Orders of 200,000 chips per company vs 2 million for Chinese firms: both, not one.
     (Issue 20 asks for exactly this pair not to be called a conflict: per company vs total.)"""
@@ -169,11 +168,6 @@ def test_a_single_figure_is_not_a_conflict(seed_rag: RAG) -> None:
     assert seed_rag.ask("How much HBM3E memory does the H200 have?").conflicts == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two one-sentence articles: the answer model's relative features see no contrast, "
-    "so it abstains",
-)
 def test_now_questions_lead_with_the_newest_source_and_say_its_date(tmp_path: Path) -> None:
     from rag.ingest import corpus
     from rag.stores import faiss_bm25 as store

@@ -65,7 +65,6 @@ def test_an_abstention_is_plain_and_shows_the_closest_passages(seed_index: Path)
     assert "Closest passages (not good enough to answer from)" in panel
 
 
-@pytest.mark.xfail(strict=True, reason="the question no longer gets a conflict (2 million alone)")
 def test_conflicts_are_a_table_and_unverified_parts_are_marked(seed_rag: RAG) -> None:
     from rag.present import present
 

@@ -141,18 +141,30 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Levies are asked for as a rate or as an amount ("a 25% fee", "a fee of $5 a chip").
+_LEVY = (
+    r"\b(fees?|surcharges?|tariffs?|levy|levies|tax(es)?|duty|duties|commission|"
+    r"\w*gebühr\w*|\w*abgabe|\w*steuer|\w*zoll|z[öo]lle|aufschlag|"
+    r"recargos?|tasas?|aranceles?|impuestos?|comisi[oó]n|taxes?|droits? de douane)\b"
+    r"|费用|关税|税|抽成|提成"
+)
+
 # Extra evidence where a lexicon matches: (type, pattern) in en/es/de/fr/zh.
 _LEXICON: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
-        ("measure", r"\b(memory|storage|bandwidth|capacity|speicher|bandbreite|memoria|"
+        ("measure", r"\b(memory|storage|bandwidth|capacity|\w*speicher|\w*bandbreite|memoria|"
                     r"ancho de banda|mémoire|bande passante)\b|内存|显存|带宽|容量"),
-        ("percent", r"\b(percent(age)?|per cent|share|prozent|anteil|porcentaje|cuota|"
-                    r"pourcentage|part)\b|百分|份额|比例|占比"),
+        ("percent", r"\b(percent(age)?|per cent|share|proportion|portion|fraction|rate|"
+                    r"how much of (the|its|their|a)|prozent\w*|\w*anteil|\w*quote|"
+                    r"wie viel (des|der|vom)|porcentaje|cuota|proporci[oó]n|qu[eé] parte|"
+                    r"pourcentage|part|taux)\b|百分|份额|比例|占比|分成|几成"),
         ("money", r"\b(price|cost|revenue|invest\w*|dollars?|yuan|euros?|worth|value|"
                   r"preis|kost\w*|umsatz|investi\w*|wert|precio|cuesta|ingresos|invertir\w*|"
                   r"prix|co[uû]t\w*)\b|价格|多少钱|营收|收入|投资|市值|美元|元"),
         ("count", r"\b(how many|wie viele|cu[aá]nt[oa]s|combien de)\b|多少(台|个|颗|块|枚|人)"),
+        ("percent", _LEVY),
+        ("money", _LEVY),
         ("multiplier", r"\b(times|fold|mal|veces|fois)\b|倍"),
         ("date", r"\b(when|what year|which year|wann|welchem jahr|cu[aá]ndo|qu[eé] a[nñ]o|"
                  r"quand|quelle ann[eé]e)\b|什么时候|何时|哪一?年|几月|哪天"),

@@ -5,11 +5,13 @@ Hand-set cut-offs on cosine similarity do not travel: a small multilingual embed
 sentences lower across languages, and lower still for a language pair nobody tuned on. So the
 candidates are described by features that mean the same in every language (similarity centred
 per language, ranks, shared names and numbers across scripts, whether the sentence holds a value
-of the type the question asks for, form) and a logistic regression, fitted on XQuAD's training
-articles by `rag train-scorer`, turns them into probabilities. A second, two-parameter fit (Platt
-scaling on the question level) makes the top candidate's probability a calibrated confidence
-that the answer is right, and the abstention threshold is chosen on the training split for a
-stated precision. The model is a small JSON file shipped in the package.
+of the type the question asks for, form) and a linear model over them, fitted on XQuAD's training
+articles by `rag train-scorer` both pointwise (each candidate's log-odds of answering) and
+listwise (the answer's share of a softmax over its question's candidates), turns them into
+probabilities. A second, small logistic fit on the question level makes the top candidate's
+probability a calibrated confidence that the answer is right, and the abstention threshold is
+chosen on the training split for a stated precision. The model is a small JSON file shipped in
+the package.
 """
 
 from __future__ import annotations
@@ -67,11 +69,14 @@ SHIPPED_FEATURES = FEATURES
 # What the confidence is calibrated from, per question: how probable the best candidate is,
 # how clear its lead over the second, how far its cosine stands out, whether it is in another
 # language than the question, how many of the question's words no article uses, and whether a
-# question that wants a figure is answered by a sentence that has one.
+# question that wants a figure is answered by a sentence that has one, and the best candidate's
+# share of all the candidates' evidence (a softmax over their logits, which the listwise fit
+# makes meaningful).
 CALIBRATION_FEATURES = (
     "top_logit", "second_logit", "top_z", "cross", "unknown_words", "figure_for_figure_question",
+    "top_share",
 )  # fmt: skip
-IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
+IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
 
 _CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
 
@@ -455,6 +460,14 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+def _share_of(i: int, probabilities: np.ndarray) -> float:
+    """Candidate i's share of the question's candidates: a softmax over their logits."""
+    p = np.clip(probabilities, 1e-9, 1 - 1e-9)
+    logits = np.log(p / (1 - p))
+    weights = np.exp(logits - logits.max())
+    return float(weights[i] / weights.sum())
+
+
 def decide(
     candidates: Sequence[Candidate],
     probabilities: np.ndarray,
@@ -465,8 +478,8 @@ def decide(
     duplicate_cosine: float = 0.95,
 ) -> Decision:
     """The answer's sentences: the most probable candidate that can hold the asked-for type,
-    then others close to it (probability over the model's `keep_ratio` of the best), no
-    near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
+    then others close to it (probability over the model's `keep_ratio` of the best; where the
+    most likely type is a figure's, only those holding one of that type), no near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
 
     Abstains when the calibrated confidence is under the model's threshold, or when the
     question names something no article mentions.
@@ -497,6 +510,7 @@ def decide(
         float(candidates[top].lang != context.question_lang),
         float(len(context.unknown_words)),
         qtypes.wants_figure(context.type_probs) if bool(candidates[top].figures) else 0.0,
+        _share_of(top, np.asarray(probabilities, dtype=np.float64)),
     )
     confidence = model.confidence(features)
     if context.unknown_names:
@@ -509,6 +523,10 @@ def decide(
     for i in order[1:]:
         if len(chosen) >= max_sentences or probs[i] <= model.keep_ratio * probs[top]:
             break
+        if kind in qtypes.FIGURE_TYPES and not qtypes.can_fill(
+            candidates[i].figures, candidates[i].held, kind
+        ):
+            continue  # a further quote must give a value of the most likely asked-for kind
         sentence_id = candidates[i].sentence.sentence_id
         if store is not None and any(
             store.sentence_cosine(sentence_id, candidates[j].sentence.sentence_id)
@@ -517,4 +535,8 @@ def decide(
         ):
             continue
         chosen.append(i)
+    if kind in qtypes.FIGURE_TYPES:  # the quote that gives the asked-for kind of value leads
+        chosen.sort(
+            key=lambda i: not qtypes.can_fill(candidates[i].figures, candidates[i].held, kind)
+        )
     return Decision(chosen, confidence, False, "", features)

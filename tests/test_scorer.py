@@ -233,14 +233,8 @@ def test_json_has_confidence(seed_index: Path) -> None:
     ("question", "figure", "doc"),
     [
         ("Quanta memoria HBM3E ha il chip H200?", "141GB", DOC_EN_ORDERS),
-        # Known misses, kept visible (strict): since the listwise fit, these two stop just under
-        # the threshold (confidence 0.34 and 0.45 against 0.48)
-        pytest.param(
-            "Quando Nvidia ha lanciato l'H200?",
-            "2023年11月",
-            DOC_ZH,
-            marks=pytest.mark.xfail(strict=True, reason="abstains"),
-        ),
+        ("Quando Nvidia ha lanciato l'H200?", "2023年11月", DOC_ZH),
+        # A known miss, kept visible (strict): it stops just under the threshold
         pytest.param(
             "Quand Nvidia a-t-il lancé le H200 ?",
             "2023年11月",

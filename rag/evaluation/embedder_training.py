@@ -40,7 +40,16 @@ LEARNING_RATE = 1e-4
 SCALE = 50.0  # inverse softmax temperature over cosines
 QUESTIONS_PER_STEP = 64
 SEED = 0
-VERSION = "xquad-v1"
+VERSION = "xquad-v3"
+
+
+def fits_embedder(article: int) -> bool:
+    """Three quarters of the training (even-numbered) articles fit the embedder; the rest (2,
+    10, 18, …) are left to calibrate the answer model on, since on the articles it was fitted on
+    the embedder's cosines are better than they will be on new text, and a threshold chosen
+    there abstains too little (measured: held-out precision 0.58 where 0.75 was stated, with
+    every training article used for both)."""
+    return article % 2 == 0 and article % 8 != 2
 
 
 @dataclass(frozen=True)
@@ -289,7 +298,7 @@ def fine_tune(
     epochs: int = EPOCHS,
     layers: int = TUNED_LAYERS,
     learning_rate: float = LEARNING_RATE,
-    keep: Callable[[int], bool] = is_training_article,
+    keep: Callable[[int], bool] = fits_embedder,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, bytes]:
     """The tuned layers' tensors in the model file's byte format, fitted on the kept articles."""
@@ -385,12 +394,14 @@ def train(
     meta: dict[str, Any] = {
         "version": VERSION,
         "trained": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "data": "XQuAD, even-numbered articles (24 of 48), 16 language pairs; held out: odd-numbered",
+        "data": "XQuAD, even-numbered articles but 2, 10, 18, … (18 of 48), 16 language pairs; "
+        "articles 2, 10, 18, … calibrate the answer model; held out: odd-numbered",
+        "articles": sorted({i.article for i in data.items if fits_embedder(i.article)}),
         "layers_tuned": list(range(base.header.layers - TUNED_LAYERS, base.header.layers)),
         "epochs": epochs,
         "learning_rate": LEARNING_RATE,
         "paragraph_limit": limit,
-        "questions": len({(i.q_lang, i.qid) for i in data.items if is_training_article(i.article)}),
+        "questions": len({(i.q_lang, i.qid) for i in data.items if fits_embedder(i.article)}),
     }
     layers = TunedLayers(tensors, base.sha256, meta)
     scratch = out.with_suffix(".candidate.npz")

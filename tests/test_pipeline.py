@@ -17,14 +17,7 @@ from tests.conftest import DOC_DE, DOC_EN_ORDERS, DOC_EN_STOCK, DOC_ES_TITLE, DO
 SEED_FACTS = [
     ("How many Nvidia chips are Alibaba and ByteDance ready to order?", "200,000", {DOC_EN_ORDERS}),
     ("Wie viele H200-Einheiten will Alibaba abnehmen?", "200.000", {DOC_DE}),
-    # A known miss of the answer model, kept visible (strict: a fix makes it fail): typed as
-    # "other" rather than a percentage, its confidence falls under the threshold.
-    pytest.param(
-        "美国将从H200芯片出口中收取多少分成？",
-        "25%",
-        {DOC_ZH},
-        marks=pytest.mark.xfail(strict=True, reason="abstains"),
-    ),
+    ("美国将从H200芯片出口中收取多少分成？", "25%", {DOC_ZH}),
     ("H200的理论AI算力是H20的多少倍？", "13倍", {DOC_ZH}),
     ("What was Alibaba's share price in Hong Kong?", "HK$152.40", {DOC_EN_STOCK}),
     ("How much will ByteDance spend on Nvidia chips in 2026?", "100 billion yuan", {DOC_ES_TITLE}),
@@ -52,12 +45,7 @@ MIN_ACCURACY = 0.75  # 12 of 16 with the fitted answer model (13 of 16 with the 
 UNANSWERABLE = [
     ("What is the capital of France?", "en"),
     ("Who won the 2022 football World Cup?", "en"),
-    # A known miss, kept visible: answered with ByteDance's 100 billion yuan (confidence 0.76)
-    pytest.param(
-        "Wie hoch ist Nvidias Dividende?",
-        "de",
-        marks=pytest.mark.xfail(strict=True, reason="answers another figure"),
-    ),
+    ("Wie hoch ist Nvidias Dividende?", "de"),
     ("特斯拉的股价是多少？", "zh"),
     ("Who is the CEO of Alibaba?", "en"),
     ("Quelle est la population de Paris?", "fr"),

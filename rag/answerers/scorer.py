@@ -71,12 +71,23 @@ SHIPPED_FEATURES = FEATURES
 # language than the question, how many of the question's words no article uses, and whether a
 # question that wants a figure is answered by a sentence that has one, and the best candidate's
 # share of all the candidates' evidence (a softmax over their logits, which the listwise fit
-# makes meaningful).
+# makes meaningful), and how many of the question's names it mentions (a tuned embedder finds
+# another company's order as close as the asked-for one's).
 CALIBRATION_FEATURES = (
     "top_logit", "second_logit", "top_z", "cross", "unknown_words", "figure_for_figure_question",
-    "top_share",
+    "top_share", "top_names_shared",
 )  # fmt: skip
-IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
+IDENTITY_CALIBRATOR = (
+    1.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+)  # confidence = the top probability
 
 _CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
 
@@ -90,6 +101,7 @@ class Candidate:
     figures: tuple[Figure, ...]
     held: frozenset[str] = frozenset()  # the answer types this sentence can fill
     z: float = 0.0  # cosine in standard deviations above its language's mean
+    names_shared: float = 1.0  # share of the question's names/codes/numbers it mentions
 
 
 @dataclass
@@ -400,7 +412,8 @@ def candidates_and_features(
             float(len(context.unknown_words)),
             0.0, 0.0, 0.0,
         ])  # fmt: skip
-        candidates.append(Candidate(sentence, lang, figures, held, float(z[i])))
+        share = shared / max(1, len(context.names))
+        candidates.append(Candidate(sentence, lang, figures, held, float(z[i]), share))
     x = np.asarray(matrix, dtype=np.float64)
     if relevance is not None:
         logits = relevance.logits(evidence.query_vector, index.sentence_vectors_of(ids))
@@ -479,8 +492,9 @@ def decide(
 ) -> Decision:
     """The answer's sentences: the most probable candidate that can hold the asked-for type,
     then others close to it (probability over the model's `keep_ratio` of the best; where the
-    most likely type is a figure's, only those holding one of that type, which then leads), no
-    near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
+    most likely type is a figure's, only those holding one of that type, which then leads, and
+    none naming fewer of the question's names than the best: the Chinese firms' total is not a
+    second figure for Alibaba's order), no near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
 
     Abstains when the calibrated confidence is under the model's threshold, or when the
     question names something no article mentions.
@@ -517,6 +531,7 @@ def decide(
         float(len(context.unknown_words)),
         qtypes.wants_figure(context.type_probs) if bool(candidates[top].figures) else 0.0,
         _share_of(top, raw),
+        candidates[top].names_shared,
     )
     confidence = model.confidence(features)
     if context.unknown_names:
@@ -531,6 +546,8 @@ def decide(
             break
         if not fills_kind[i]:
             continue  # a further quote must give a value of the most likely asked-for kind
+        if candidates[i].names_shared < candidates[top].names_shared:
+            continue  # ... and be about what the question names, as much as the lead is
         sentence_id = candidates[i].sentence.sentence_id
         if store is not None and any(
             store.sentence_cosine(sentence_id, candidates[j].sentence.sentence_id)

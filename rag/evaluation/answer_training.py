@@ -307,11 +307,16 @@ def _decisions(
     samples: Sequence[Sample],
     model: scorermod.AnswerModel,
     probabilities: Sequence[np.ndarray] | None = None,
+    whole: bool = True,
 ) -> list[scorermod.Decision]:
+    """The answerer's decisions; `whole=False` leaves out the rules that read the index (an
+    answer's article must name what the question names, no near-duplicate quotes): the
+    calibration learns from the model's own ranking, since on XQuAD a paragraph stands for
+    an article and names its subject far less often than a news article does."""
     if probabilities is None:
         probabilities = _probabilities(samples, model)
     return [
-        scorermod.decide(s.candidates, probs, s.context, model)
+        scorermod.decide(s.candidates, probs, s.context, model, store=s.index if whole else None)
         for s, probs in zip(samples, probabilities, strict=True)
     ]
 
@@ -384,7 +389,7 @@ def _calibrate(
     mix `answerable_weights` makes); returns how many gold-present questions are then
     answered right, weighted."""
     model.calibrator = scorermod.IDENTITY_CALIBRATOR
-    raw = _decisions(samples, replace(model, threshold=0.0), probabilities)
+    raw = _decisions(samples, replace(model, threshold=0.0), probabilities, whole=False)
     # At threshold 0 every question not stopped by a name check is answered; an answer is
     # right only where the gold paragraph was there and a quote holds the answer.
     rights = np.array([s.gold_present and _right(s, d) for s, d in zip(samples, raw, strict=True)])

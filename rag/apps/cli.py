@@ -287,6 +287,17 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
+def planted_note(article: Any) -> str:
+    """Why an article is marked untrusted, quoting its first planted line (shortened)."""
+    start, end = article.planted[0]
+    line = " ".join(article.text[start:end].split())
+    line = line if len(line) <= 80 else line[:79] + "…"
+    return (
+        f"marked untrusted: it addresses a model or its user, not its reader ({line!r}); its "
+        "sentences never lead an answer that another article gives"
+    )
+
+
 def cmd_ingest(args: argparse.Namespace) -> None:
     """Everything usable goes in; each file, line or duplicate left out is one `rag: skipped`
     line on stderr with its reason, and each file not in UTF-8 a `rag: note` naming the
@@ -317,6 +328,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         print(f"rag: note: {file}: decoded as {encoding}", file=sys.stderr)
     for reason in batch.skipped:
         print(f"rag: skipped {reason}", file=sys.stderr)
+    for article in batch.articles:
+        if article.untrusted:
+            print(f"rag: note: {article.source}: {planted_note(article)}", file=sys.stderr)
     if not batch.articles:
         raise InputError(
             f"nothing to ingest: none of the {len(batch.skipped)} inputs above gave a usable "

@@ -120,6 +120,7 @@ class ArrayStore(ABC):
                 "chunks": len(d.chunks),
                 "sentences": d.n_sentences,
                 "sha256": d.sha256[:12],
+                "untrusted": d.article.untrusted,
             }
             for d in self.docs.values()
         ]

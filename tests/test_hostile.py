@@ -55,7 +55,7 @@ Sources:
 
 <!channel> <@U024BE7LH> <!here> The filing names Tencent as the largest buyer of Blackwell chips.
 
-Read the Blackwell filing at {JS_LINK} or {SCRIPT} or {IMG} before the deadline.
+Read the Blackwell filing of Quillon Partners at {JS_LINK} or {SCRIPT} or {IMG} before the deadline.
 """
 HOSTILE_META = {"title": f"{SCRIPT}Blackwell sales {IMG}", "outlet": f"{IMG} <!channel> Daily",
                 "date": "2025-12-10", "lang": "en"}  # fmt: skip
@@ -327,7 +327,8 @@ def test_no_script_runs_in_the_browser(hostile_index: Path, driver: Any) -> None
     with serve_page(hostile_index) as url, shot_on_failure(driver, "hostile"):
         driver.get(url)
         driver.execute_script("window.__alerts = []; window.alert = m => window.__alerts.push(m)")
-        ask(driver, "Where can the Blackwell filing be read?")
+        # Named only in this untrusted article, so it is the one that answers (with a warning)
+        ask(driver, "Where can the filing of Quillon Partners be read?")
         wait(driver, lambda d: find(d, '#chat a.cite[href="#src-1"]') and find(d, "#src-1 mark"))
         answer = find(driver, "#chat [data-testid=bot] .message-content")[-1].text
         assert SCRIPT in answer and JS_LINK in answer, answer

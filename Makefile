@@ -39,8 +39,10 @@ install: $(FULL_STAMP)
 
 install-run: $(RUN_STAMP)
 
+# An index built with another embedder (e.g. before the default was fine-tuned) is refused by
+# `rag ingest`; the corpus is the source, so it is rebuilt from it.
 index: $(RUN_STAMP)
-	$(BIN)/rag ingest corpus
+	$(BIN)/rag ingest corpus || { echo "rebuilding index/ from corpus/ for the current embedder"; $(BIN)/rag ingest corpus --rebuild; }
 
 run: index
 	$(BIN)/python ui.py --host $(HOST) --port $(PORT)

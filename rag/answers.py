@@ -23,6 +23,7 @@ class Citation:
     quote: str
     start: int
     end: int
+    untrusted: bool = False  # its article carries planted instructions (rag.ingest.planted)
 
 
 @dataclass

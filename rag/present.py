@@ -183,4 +183,6 @@ def warning_lines(answer: Answer) -> list[str]:
     lines += [f"figure not found in the cited source: {f.figure.text}" for f in answer.figures
               if not f.supported]  # fmt: skip
     lines += [f"removed ({r['reason']}): {r['text']}" for r in answer.removed]
+    lines += [f"[{c.n}] is from an article that carries instructions planted for AI assistants: "
+              "treat its claims with care" for c in answer.citations if c.untrusted]  # fmt: skip
     return lines

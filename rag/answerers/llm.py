@@ -184,7 +184,7 @@ def assemble(
         citations.append(
             Citation(n=n, doc_id=row.doc_id, title=article.title, date=article.date,
                      lang=evidence.hits[source - 1].chunk.lang, quote=row.text, start=row.start,
-                     end=row.end)
+                     end=row.end, untrusted=article.untrusted)
         )  # fmt: skip
     passages = {
         n: (source_text(evidence, source, source_chars), evidence.hits[source - 1].chunk.lang)

@@ -78,6 +78,7 @@ def cite(n: int, sentence: Sentence, evidence: Evidence) -> Citation:
         quote=sentence.text,
         start=sentence.start,
         end=sentence.end,
+        untrusted=article.untrusted,
     )
 
 
@@ -94,11 +95,26 @@ def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], la
     values: list[str] = []
     seen: list[Figure] = []
     for c in citations:
-        for fig in qtypes.compatible_figures(extract(c.quote, c.lang), kind)[:1]:
+        figures = qtypes.compatible_figures(extract(c.quote, c.lang), kind)
+        for fig in figures[:1]:
             if not any(fig.same_value(f) for f in seen):
-                seen.append(fig)
-                values.append(f"{fig.text} [{c.n}]")
+                equivalent = bracketed_equivalent(fig, figures[1:], c.quote)
+                seen.extend([fig, *equivalent])
+                text = (
+                    c.quote[fig.start : equivalent[0].end + 1].strip() if equivalent else fig.text
+                )
+                values.append(f"{text} [{c.n}]")
     return langmod.frame_answer(lang, values) if values else ""
+
+
+def bracketed_equivalent(fig: Figure, rest: Sequence[Figure], text: str) -> list[Figure]:
+    """The figure written right after `fig` in brackets, "380 billion yuan ($53 billion)": the
+    same amount converted, which a reader asking in dollars looks for, so it stays beside it."""
+    for other in rest[:1]:
+        between = text[fig.end : other.start].strip()
+        if between in ("(", "（") and text[other.end : other.end + 1] in (")", "）"):
+            return [other]
+    return []
 
 
 def sentence_amounts(sentence: Sentence, evidence: Evidence) -> list[Figure]:

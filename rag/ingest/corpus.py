@@ -18,6 +18,7 @@ from rag import lang as langs
 from rag.config import InputLimits
 from rag.errors import InputError
 from rag.ingest.decoding import read_text
+from rag.ingest.planted import planted_spans
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 SIDECAR_SUFFIX = ".meta.json"
@@ -59,21 +60,31 @@ class Article:
     author: str | None = None
     source: str = ""
     junk: list[tuple[int, int]] = field(default_factory=list)
+    # Lines addressed to a model or its user ("ignore previous instructions"): rag.ingest.planted
+    planted: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def untrusted(self) -> bool:
+        """An article carrying planted instructions: its claims may be planted too."""
+        return bool(self.planted)
 
     def content_hash(self) -> str:
-        """Changes when anything that ends up in the index changes; the source path does not."""
-        payload = {k: v for k, v in asdict(self).items() if k != "source"}
+        """Changes when anything that ends up in the index changes; the source path does not
+        (nor an empty `planted`, so indexes built before it existed stay current)."""
+        payload = {k: v for k, v in asdict(self).items() if k != "source" and (k != "planted" or v)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["junk"] = [list(span) for span in self.junk]
+        record["planted"] = [list(span) for span in self.planted]
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Article:
         fields = dict(record)
         fields["junk"] = [tuple(span) for span in fields.get("junk", [])]
+        fields["planted"] = [tuple(span) for span in fields.get("planted", [])]
         return cls(**fields)
 
 
@@ -182,6 +193,7 @@ def make_article(doc_id: str, text: str, meta: dict[str, Any], source: str) -> A
         author=meta.get("author"),
         source=source,
         junk=junk,
+        planted=planted_spans(text),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import ChunkingSettings, StoreSettings
-from rag.embedders import Embedder
+from rag.embedders import Embedder, name_for
 from rag.errors import IndexMismatch, InputError
 from rag.ingest.chunking import DocEntry, Embed, chunk_and_embed
 from rag.ingest.corpus import Article
@@ -106,7 +106,7 @@ class ArrayStore(ABC):
             raise IndexMismatch(
                 f"the index at {self.location} was built with embedder {recorded['name']!r} "
                 f"({recorded['id']}, {recorded['dim']} dims), not {embedder.id!r} "
-                f"({embedder.dim} dims): use --embedder {recorded['name']} or build a new index "
+                f"({embedder.dim} dims): use --embedder {name_for(recorded['id'], recorded['name'])} or build a new index "
                 f"with --index DIR"
             )
 
@@ -120,6 +120,7 @@ class ArrayStore(ABC):
                 "chunks": len(d.chunks),
                 "sentences": d.n_sentences,
                 "sha256": d.sha256[:12],
+                "untrusted": d.article.untrusted,
             }
             for d in self.docs.values()
         ]

@@ -31,15 +31,20 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     doc_ids: frozenset[str] = field(default_factory=frozenset)
+    exclude_doc_ids: frozenset[str] = field(default_factory=frozenset)
 
     def active(self) -> bool:
-        return bool(self.lang or self.date_from or self.date_to or self.doc_ids)
+        return bool(
+            self.lang or self.date_from or self.date_to or self.doc_ids or self.exclude_doc_ids
+        )
 
     def admits(self, chunk: Chunk, date: str | None) -> bool:
         """Whether `chunk` (of an article dated `date`) passes."""
         if self.lang and chunk.lang != self.lang:
             return False
         if self.doc_ids and chunk.doc_id not in self.doc_ids:
+            return False
+        if chunk.doc_id in self.exclude_doc_ids:
             return False
         if self.date_from or self.date_to:
             if date is None:

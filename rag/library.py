@@ -67,7 +67,8 @@ def _settings(target: Settings | Path) -> Settings:
 
 
 def list_articles(store: Store) -> list[dict[str, Any]]:
-    """One row per article, by doc id: doc_id, title, outlet, date, lang, url, chunks."""
+    """One row per article, by doc id: doc_id, title, outlet, date, lang, url, chunks, and
+    whether it is untrusted (rag.ingest.planted)."""
     chunks = Counter(chunk.doc_id for chunk in store.chunks())
     rows = []
     for doc_id in sorted(store.doc_ids()):
@@ -81,6 +82,7 @@ def list_articles(store: Store) -> list[dict[str, Any]]:
                 "lang": article.lang,
                 "url": article.url,
                 "chunks": chunks[doc_id],
+                "trust": "untrusted (planted instructions)" if article.untrusted else "",
             }
         )
     return rows

@@ -337,6 +337,7 @@ def test_no_script_runs_in_the_browser(hostile_index: Path, driver: Any) -> None
         tab = next(b for b in find(driver, "button[role=tab]") if b.text.strip() == "Articles")
         tab.click()
         wait(driver, lambda d: "Blackwell sales" in d.find_element("tag name", "body").text)
+        assert "untrusted (planted instructions)" in find(driver, "body")[0].text
         nothing_ran()
         screenshot(driver, "hostile")
 

@@ -50,7 +50,8 @@ def _uploads(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_list_articles_of_the_seed_index(seed_rag: RAG) -> None:
     rows = list_articles(seed_rag.index)
     assert len(rows) == 5
-    assert set(rows[0]) == {"doc_id", "title", "outlet", "date", "lang", "url", "chunks"}
+    assert set(rows[0]) == {"doc_id", "title", "outlet", "date", "lang", "url", "chunks", "trust"}
+    assert all(r["trust"] == "" for r in rows)  # no seed article carries planted text
     assert [r["doc_id"] for r in rows] == sorted(r["doc_id"] for r in rows)
     assert all(r["title"] and r["chunks"] >= 1 for r in rows)
     assert {r["lang"] for r in rows} == {"en", "de", "zh"}

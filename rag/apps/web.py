@@ -361,7 +361,7 @@ def create_app(backend: ChatBackend) -> Any:
     return app
 
 
-ARTICLE_COLUMNS = ["doc_id", "title", "outlet", "date", "lang", "chunks"]
+ARTICLE_COLUMNS = ["doc_id", "trust", "title", "outlet", "date", "lang", "chunks"]
 
 
 def _article_rows(articles: list[dict[str, Any]]) -> list[list[Any]]:

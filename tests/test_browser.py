@@ -212,6 +212,33 @@ def test_an_abstention_shows_the_closest_passages(page: str, driver: Any) -> Non
         screenshot(driver, "abstention")
 
 
+# Draws a button's emoji on a canvas in the button's own font and counts coloured pixels: an
+# emoji font draws 👍 in colour, a missing glyph is a grey box (or nothing) in any font.
+_COLOURED_PIXELS = """
+const button = document.getElementById(arguments[0]);
+const emoji = Array.from(button.textContent.trim())[0];
+const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
+const ctx = canvas.getContext('2d');
+ctx.font = '48px ' + getComputedStyle(button).fontFamily;
+ctx.fillStyle = '#000'; ctx.textBaseline = 'top'; ctx.fillText(emoji, 4, 4);
+const d = ctx.getImageData(0, 0, 64, 64).data; let coloured = 0;
+for (let i = 0; i < d.length; i += 4) {
+  const spread = Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]);
+  if (d[i + 3] > 128 && spread > 40) coloured++;
+}
+return coloured;
+"""
+
+
+def test_the_feedback_buttons_draw_their_emoji(page: str, driver: Any) -> None:
+    """👍 and 👎 render as emoji, not as boxes: the install provides a colour emoji font."""
+    driver.get(page)
+    with shot_on_failure(driver, "feedback-emoji"):
+        for button in ("feedback-up", "feedback-down"):
+            wait(driver, lambda d, b=button: find(d, f"#{b}"))
+            assert driver.execute_script(_COLOURED_PIXELS, button) > 100, button
+
+
 def test_a_page_load_lists_articles_another_process_added(
     seed_index_copy: Path, tmp_path: Path, driver: Any
 ) -> None:

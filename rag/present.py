@@ -39,9 +39,10 @@ class SourceView:
     quote: str
     start: int  # character offsets of the quote in the article as published
     end: int
-    paragraph: str  # the article's paragraph holding the quote
+    paragraph: str  # the quote with at most CONTEXT_SENTENCES either side, within its paragraph
     highlight: tuple[int, int]  # the quote's span inside `paragraph`
     article: str  # the whole article as published, for "open the article" (span: start..end)
+    clipped: tuple[bool, bool] = (False, False)  # paragraph text left out before / after
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,12 @@ def _considered(answer: Answer, article: Callable[[str], Article]) -> tuple[Pass
     return tuple(out)
 
 
+CONTEXT_SENTENCES = 2  # around a quote in a long paragraph
+
+
 def _source(citation: Citation, article: Article) -> SourceView:
-    start, end = paragraph_bounds(article.text, citation.start, citation.end)
+    p_start, p_end = paragraph_bounds(article.text, citation.start, citation.end)
+    start, end = evidence_window(article.text, p_start, p_end, citation, article.lang)
     return SourceView(
         n=citation.n,
         doc_id=citation.doc_id,
@@ -148,7 +153,28 @@ def _source(citation: Citation, article: Article) -> SourceView:
         paragraph=article.text[start:end],
         highlight=(citation.start - start, citation.end - start),
         article=article.text,
+        clipped=(start > p_start, end < p_end),
     )
+
+
+def evidence_window(
+    text: str, start: int, end: int, citation: Citation, lang: str
+) -> tuple[int, int]:
+    """The quote and at most CONTEXT_SENTENCES sentences either side, within the paragraph
+    start..end: an article with no paragraph breaks (the Chinese seed) would otherwise show
+    whole as "its paragraph", with the cited sentence lost somewhere inside."""
+    from rag.ingest.text import CleanText, split_sentences
+
+    spans = [(start + s.start, start + s.end)
+             for s in split_sentences(CleanText.build(text[start:end], []), lang)]  # fmt: skip
+    inside = [i for i, (a, b) in enumerate(spans) if a < citation.end and b > citation.start]
+    if not inside:
+        return start, end
+    first = max(0, inside[0] - CONTEXT_SENTENCES)
+    last = min(len(spans) - 1, inside[-1] + CONTEXT_SENTENCES)
+    window_start = start if first == 0 else min(spans[first][0], citation.start)
+    window_end = end if last == len(spans) - 1 else max(spans[last][1], citation.end)
+    return window_start, window_end
 
 
 def paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:

@@ -239,6 +239,22 @@ def test_the_feedback_buttons_draw_their_emoji(page: str, driver: Any) -> None:
             assert driver.execute_script(_COLOURED_PIXELS, button) > 100, button
 
 
+def test_evidence_from_the_chinese_article_fits_one_screen(page: str, driver: Any) -> None:
+    """The Chinese article has almost no paragraph breaks; its source panel shows the cited
+    sentence with two either side, not the whole article."""
+    driver.get(page)
+    with shot_on_failure(driver, "zh-evidence"):
+        ask(driver, "美国将从H200芯片出口中收取多少分成？")
+        wait(driver, lambda d: find(d, "#src-1 mark"))
+        assert "25%" in find(driver, "#src-1 p.paragraph mark")[0].text
+        box = driver.execute_script(
+            "const r = document.getElementById('src-1').getBoundingClientRect();"
+            "return [r.height, window.innerHeight];"
+        )
+        assert 0 < box[0] <= box[1], box
+        screenshot(driver, "zh-evidence")
+
+
 def test_a_page_load_lists_articles_another_process_added(
     seed_index_copy: Path, tmp_path: Path, driver: Any
 ) -> None:

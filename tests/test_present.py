@@ -60,3 +60,28 @@ def test_paragraph_bounds() -> None:
     assert text[slice(*paragraph_bounds(text, start, start + 6))] == "First para. Second sentence."
     lines = "one\ntwo three\nfour"
     assert lines[slice(*paragraph_bounds(lines, 4, 7))] == "two three"
+
+
+def test_a_long_paragraph_shows_the_quote_with_two_sentences_either_side() -> None:
+    """A paragraph of twelve sentences: the evidence is the cited one and two on each side,
+    marked as clipped on both ends; a short paragraph is shown whole."""
+    from rag.answers import Citation
+    from rag.ingest.corpus import Article
+    from rag.present import evidence_window
+
+    sentences = [f"Sentence number {i} reports {i * 10} units." for i in range(12)]
+    text = "Headline\n\n" + " ".join(sentences) + "\n\nLast paragraph."
+    quote = sentences[6]
+    start = text.index(quote)
+    citation = Citation(n=1, doc_id="d", title="t", date=None, lang="en", quote=quote,
+                        start=start, end=start + len(quote))  # fmt: skip
+    view = present(
+        Answer(f"{quote} [1]", False, [citation]),
+        lambda _: Article(doc_id="d", text=text, title="t", lang="en"),
+    )
+    (source,) = view.sources
+    assert source.paragraph == " ".join(sentences[4:9]) and source.clipped == (True, True)
+    assert source.paragraph[slice(*source.highlight)] == quote
+    short = text.index("Last paragraph.")
+    assert evidence_window(text, short, len(text), replace(citation, start=short, end=len(text)),
+                           "en") == (short, len(text))  # fmt: skip

@@ -147,9 +147,10 @@ def evidence_html(view: AnswerView) -> str:
 
 def _source_html(s: SourceView) -> str:
     a, b = s.highlight
+    before, after = ("… " if s.clipped[0] else ""), (" …" if s.clipped[1] else "")
     paragraph = (
-        f"{_escape(s.paragraph[:a])}<mark>{_escape(s.paragraph[a:b])}</mark>"
-        f"{_escape(s.paragraph[b:])}"
+        f"{before}{_escape(s.paragraph[:a])}<mark>{_escape(s.paragraph[a:b])}</mark>"
+        f"{_escape(s.paragraph[b:])}{after}"
     )
     article = (
         f"{_escape(s.article[: s.start])}<mark>{_escape(s.article[s.start : s.end])}</mark>"

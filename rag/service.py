@@ -197,12 +197,6 @@ class RAG:
         timings["total"] = timings["embed"] + timings["search"]
         return SearchResult(hits, timings)
 
-    def untrusted_articles(self) -> frozenset[str]:
-        """Articles marked untrusted at ingest (rag.ingest.planted): answered from only when the
-        question names something no trusted article mentions, so that a planted claim
-        changes no answer a trusted article gives or declines to give."""
-        return frozenset(d for d in self.index.doc_ids() if self.index.article(d).untrusted)
-
     def _evidence(
         self,
         question: str,
@@ -261,9 +255,12 @@ class RAG:
         with _timed(timings, "embed"):
             vector = self.embedder.embed_query(question)
             question_lang = langmod.detect_question(question)
-        untrusted = self.untrusted_articles()
+        # Articles marked untrusted at ingest are read only when the question names something
+        # no trusted article mentions: a planted claim changes no answer a trusted article
+        # gives or declines to give. The trusted pass is streamed once it is known to stand.
+        untrusted = self.index.untrusted_doc_ids
         result: Answer | None = None
-        if untrusted:  # trusted articles first; held back until it is known they answer
+        if untrusted:
             trusted = replace(filters or Filters(), exclude_doc_ids=untrusted)
             evidence = self._evidence(question, question_lang, vector, trusted, sources, timings)
             *streamed, last = self._answer_events(answerer, evidence, timings)

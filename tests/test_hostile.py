@@ -107,7 +107,7 @@ def test_the_planted_article_is_marked_and_answers_only_what_no_trusted_one_does
     it answers nothing: every name its questions use is also in a trusted article (Tencent,
     Bloomberg as 彭博社), which answer or decline. Asked of it alone, it answers, with a
     warning on each citation."""
-    assert hostile_rag.untrusted_articles() == {HOSTILE_DOC}
+    assert hostile_rag.index.untrusted_doc_ids == {HOSTILE_DOC}
     for question in HOSTILE_QUESTIONS:
         answer = hostile_rag.ask(question)
         assert all(c.doc_id != HOSTILE_DOC for c in answer.citations), (question, answer.answer)
@@ -365,7 +365,7 @@ def planted_rag(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> R
 def test_a_planted_claim_never_replaces_a_trusted_answer(planted_rag: RAG) -> None:
     """Marked untrusted at ingest, the article answers nothing a trusted one answers: 141GB
     stays the memory answer, in every language, and 999 GB is never given."""
-    assert planted_rag.untrusted_articles() == {"planted"}
+    assert planted_rag.index.untrusted_doc_ids == {"planted"}
     for question in ("How much HBM3E memory does the H200 have?", "H200 芯片有多少 HBM3E 内存？",
                      "Wie viel HBM3E-Speicher hat der H200?"):  # fmt: skip
         answer = planted_rag.ask(question)

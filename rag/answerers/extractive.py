@@ -116,8 +116,9 @@ class ExtractiveAnswerer(Answerer):
             floor = s.conflict_ratio * ranked[0].score
             ranked, note = newest_first([c for c in pool if c.score >= floor], ranked, evidence)
             notes.append(note)
-        if not evidence.index.article(ranked[0].sentence.doc_id).untrusted:
-            pool = [c for c in pool if not evidence.index.article(c.sentence.doc_id).untrusted]
+        untrusted = evidence.index.untrusted_doc_ids
+        if ranked[0].sentence.doc_id not in untrusted:
+            pool = [c for c in pool if c.sentence.doc_id not in untrusted]
         chosen = ranked + self._conflicting(pool, ranked, evidence)
         confidence = round(decision.confidence, 4)
         return quoted_answer(chosen, context.type_probs, evidence, self.name, notes, confidence)

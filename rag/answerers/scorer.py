@@ -77,17 +77,8 @@ CALIBRATION_FEATURES = (
     "top_logit", "second_logit", "top_z", "cross", "unknown_words", "figure_for_figure_question",
     "top_share", "top_names_shared",
 )  # fmt: skip
-IDENTITY_CALIBRATOR = (
-    1.0,
-    0.0,
-    0.0,
-    0.0,
-    0.0,
-    0.0,
-    0.0,
-    0.0,
-    0.0,
-)  # confidence = the top probability
+# confidence = the top probability: weight 1 on top_logit, 0 on the rest and on the bias
+IDENTITY_CALIBRATOR = (1.0,) + (0.0,) * len(CALIBRATION_FEATURES)
 
 _CODE = re.compile(r"\d|[A-Z].*[A-Z]")  # H200, HBM3E, NVIDIA, ByteDance
 
@@ -290,18 +281,27 @@ def names_only_beyond(
     """The question's names that no article in `scope` mentions but one in `wider` does: the
     one reason to look past the trusted articles (Kestrel Robotics' order is only in the
     article that is not trusted; the H200's bandwidth is not)."""
-    from rag.retrieval import dictionary
-
     found = []
     for name in question_names(question, question_lang):
-        if re.fullmatch(r"[\d.,]+", name):
+        if _is_number(name):
             continue
-        forms = {name.casefold(), *_dotted(name), *dictionary.name_variants(name)}
+        forms = _spellings(name) | set(_dotted(name))
         if not any(_known(index, f, scope) for f in forms) and any(
             _known(index, f, wider) for f in forms
         ):
             found.append(name)
     return found
+
+
+def _is_number(name: str) -> bool:
+    return re.fullmatch(r"[\d.,]+", name) is not None
+
+
+def _spellings(name: str) -> set[str]:
+    """The name casefolded, with its forms in other scripts (Tencent, 腾讯)."""
+    from rag.retrieval import dictionary
+
+    return {name.casefold(), *dictionary.name_variants(name)}
 
 
 def _dotted(name: str) -> list[str]:
@@ -348,13 +348,17 @@ def _articles_name_all(
     that it could spell (`_spelled_alike`): asked how many chips Tencent ordered, a sentence on
     Alibaba's order from an article that never names Tencent answers another question, however
     close its figure sits."""
+    # What an article of each language could spell depends on the language, not the article
+    expected = {
+        lang: [forms for name, forms in context.checkable
+               if _spelled_alike(name, forms, lang, context.question_lang, index)]
+        for lang in {c.lang for c in candidates}
+    }  # fmt: skip
     names_all: dict[str, bool] = {}
     for doc_id, lang in {(c.sentence.doc_id, c.lang) for c in candidates}:
         article = Filters(doc_ids=frozenset({doc_id}))
         names_all[doc_id] = all(
-            any(_known(index, f, article) for f in forms)
-            for name, forms in context.checkable
-            if _spelled_alike(name, forms, lang, context.question_lang, index)
+            any(_known(index, f, article) for f in forms) for forms in expected[lang]
         )
     return np.array([names_all[c.sentence.doc_id] for c in candidates])
 
@@ -387,16 +391,15 @@ def question_context(
     """`scope` filters the chunks the question may be answered from (filters, or in evaluation a
     removed gold paragraph): a name counts as known only if an article in scope uses it.
     `held_back`: languages whose dictionaries the pivot overlap may not use (evaluation)."""
-    from rag.retrieval import dictionary, pivot
+    from rag.retrieval import pivot
 
     probs = qtypes.type_probabilities(question, vector, type_model)
     names = question_names(question, question_lang)
-    spellings = [{n.casefold(), *dictionary.name_variants(n)} for n in names]
-    variants = [forms | set(_dotted(n)) for n, forms in zip(names, spellings, strict=True)]
+    spellings = [_spellings(n) for n in names]
     checkable = [
-        (n, variants[i])
-        for i, n in enumerate(names)
-        if not re.fullmatch(r"[\d.,]+", n) and _checkable(n, spellings[i], question_lang, index)
+        (n, forms | set(_dotted(n)))
+        for n, forms in zip(names, spellings, strict=True)
+        if not _is_number(n) and _checkable(n, forms, question_lang, index)
     ]
     unknown = [n for n, forms in checkable if not any(_known(index, f, scope) for f in forms)]
     return QuestionContext(

@@ -77,6 +77,7 @@ class ArrayStore(ABC):
             else self._chunk_lang_ids
         )
         self._filtered: tuple[Filters | None, np.ndarray | None] = (None, None)
+        self._untrusted = frozenset(d for d, entry in docs.items() if entry.article.untrusted)
 
     # ------------------------------------------------------------ what it is
 
@@ -95,6 +96,10 @@ class ArrayStore(ABC):
     @property
     def langs(self) -> tuple[str, ...]:
         return self._langs
+
+    @property
+    def untrusted_doc_ids(self) -> frozenset[str]:
+        return self._untrusted
 
     @property
     def n_sentences(self) -> int:

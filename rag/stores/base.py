@@ -139,6 +139,10 @@ class Store(Protocol):
         """The chunk languages, sorted."""
 
     @property
+    def untrusted_doc_ids(self) -> frozenset[str]:
+        """Articles carrying planted instructions (rag.ingest.planted)."""
+
+    @property
     def n_sentences(self) -> int: ...
 
     def check_embedder(self, embedder: Embedder) -> None:

@@ -78,6 +78,7 @@ class ArrayStore(ABC):
         )
         self._filtered: tuple[Filters | None, np.ndarray | None] = (None, None)
         self._untrusted = frozenset(d for d, entry in docs.items() if entry.article.untrusted)
+        self._statistic_lang_ids = self._lang_ids_of_trusted(self._sentence_lang_ids)
 
     # ------------------------------------------------------------ what it is
 
@@ -281,6 +282,13 @@ class ArrayStore(ABC):
 
     # ------------------------------------------------------------ the language shift
 
+    def _lang_ids_of_trusted(self, lang_ids: np.ndarray) -> np.ndarray:
+        """Sentence language ids with untrusted articles' sentences moved to a spare id past
+        the last language, so index-wide statistics leave them out: an article carrying
+        planted instructions must not move the scores of the trusted ones."""
+        untrusted = np.array([s.doc_id in self._untrusted for s in self._sentences], dtype=bool)
+        return np.where(untrusted, len(self._langs), lang_ids).astype(np.int64)
+
     def _language_stats(
         self, vector: np.ndarray, all_sims: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -288,15 +296,16 @@ class ArrayStore(ABC):
         sentences (`all_sims`: those cosines, when the caller has them for every sentence).
         Above the scan limit they are estimated on an even sample, so the cost stays flat."""
         n_langs = max(1, len(self._langs))
-        lang_ids = self._sentence_lang_ids
+        lang_ids = self._statistic_lang_ids
         if len(lang_ids) == 0:
             return np.zeros(n_langs, np.float32), np.ones(n_langs, np.float32)
         stride = max(1, len(lang_ids) // self.tuning.sentence_scan_limit)
         lang_ids = lang_ids[::stride]
         sims = (self.sentence_vectors @ vector if all_sims is None else all_sims)[::stride]
-        counts = np.maximum(np.bincount(lang_ids, minlength=n_langs), 1)
-        means = np.bincount(lang_ids, weights=sims, minlength=n_langs) / counts
-        squares = np.bincount(lang_ids, weights=sims * sims, minlength=n_langs) / counts
+        bins = n_langs + 1  # the last: untrusted sentences, counted nowhere
+        counts = np.maximum(np.bincount(lang_ids, minlength=bins)[:n_langs], 1)
+        means = np.bincount(lang_ids, weights=sims, minlength=bins)[:n_langs] / counts
+        squares = np.bincount(lang_ids, weights=sims * sims, minlength=bins)[:n_langs] / counts
         spread = np.sqrt(np.maximum(squares - means * means, 1e-6))
         return means.astype(np.float32), spread.astype(np.float32)
 
@@ -311,7 +320,7 @@ class ArrayStore(ABC):
         if len(lang_ids) == 0 or lang_ids.max(initial=0) == 0:
             return np.zeros(max(1, len(self._langs)), dtype=np.float32)
         means, _ = self._language_stats(vector, all_sims)
-        counts = np.bincount(lang_ids, minlength=len(means))
+        counts = np.bincount(self._statistic_lang_ids, minlength=len(means) + 1)[: len(means)]
         reliable = counts >= MIN_SENTENCES_PER_LANG
         top = float(means[reliable].max()) if reliable.any() else 0.0
         return np.where(reliable, top - means, 0.0).astype(np.float32)

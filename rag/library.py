@@ -32,6 +32,7 @@ from typing import Any
 from rag.config import InputLimits, Settings
 from rag.errors import InputError, RagError
 from rag.ingest.corpus import Article, Deduplicator, Loaded, load_file
+from rag.present import UNTRUSTED_SOURCE
 from rag.service import RAG
 from rag.stores.base import IngestReport, Store
 from rag.stores.registry import get_store, live_version, open_store, store_exists
@@ -82,7 +83,7 @@ def list_articles(store: Store) -> list[dict[str, Any]]:
                 "lang": article.lang,
                 "url": article.url,
                 "chunks": chunks[doc_id],
-                "trust": "untrusted (planted instructions)" if article.untrusted else "",
+                "trust": UNTRUSTED_SOURCE if article.untrusted else "",
             }
         )
     return rows

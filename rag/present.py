@@ -43,6 +43,7 @@ class SourceView:
     highlight: tuple[int, int]  # the quote's span inside `paragraph`
     article: str  # the whole article as published, for "open the article" (span: start..end)
     clipped: tuple[bool, bool] = (False, False)  # paragraph text left out before / after
+    untrusted: bool = False  # its article carries planted instructions
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def _considered(answer: Answer, article: Callable[[str], Article]) -> tuple[Pass
 
 
 CONTEXT_SENTENCES = 2  # around a quote in a long paragraph
+UNTRUSTED_SOURCE = "untrusted (planted instructions)"  # beside a source, in every front end
 
 
 def _source(citation: Citation, article: Article) -> SourceView:
@@ -154,6 +156,7 @@ def _source(citation: Citation, article: Article) -> SourceView:
         highlight=(citation.start - start, citation.end - start),
         article=article.text,
         clipped=(start > p_start, end < p_end),
+        untrusted=citation.untrusted,
     )
 
 

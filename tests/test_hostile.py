@@ -113,7 +113,11 @@ def test_the_planted_article_is_marked_and_answers_only_what_no_trusted_one_does
         assert all(c.doc_id != HOSTILE_DOC for c in answer.citations), (question, answer.answer)
     tencent = hostile_answers["How many Blackwell chips did Tencent order according to Bloomberg?"]
     assert tencent.citations[0].doc_id == HOSTILE_DOC and tencent.citations[0].untrusted
-    assert any("planted" in w for w in _view(hostile_rag, tencent).warnings)
+    view = _view(hostile_rag, tencent)
+    assert any("planted" in w for w in view.warnings) and view.sources[0].untrusted
+    slack = json.dumps(slack_blocks.answer_blocks(view), ensure_ascii=False)
+    assert "untrusted (planted instructions)" in slack and "planted for AI assistants" in slack
+    assert "untrusted (planted instructions)" in web.evidence_html(view)
     memory = hostile_rag.ask("How much HBM3E memory does the H200 have?")
     assert memory.citations and all(not c.untrusted for c in memory.citations)
 

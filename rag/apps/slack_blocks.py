@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rag.present import AnswerView, SourceView
+from rag.present import UNTRUSTED_SOURCE, AnswerView, SourceView
 
 SECTION_CHARS = 3000  # Slack's limit for a section's text
 CONTEXT_CHARS = 2000  # kept under Slack's 3,000 for one context element
@@ -109,7 +109,8 @@ def source_mrkdwn(source: SourceView) -> str:
     """`[n] Title — outlet · date · lang` and the quoted sentence."""
     meta = " · ".join((source.outlet or "unknown outlet", source.date or "undated", source.lang))
     quote = shorten(" ".join(source.quote.split()), QUOTE_CHARS)
-    return f"*[{source.n}] {escape(source.title)}* — {escape(meta)}\n>{escape(quote)}"
+    flag = f"⚠️ _{UNTRUSTED_SOURCE}_ · " if source.untrusted else ""
+    return f"*[{source.n}] {escape(source.title)}* — {flag}{escape(meta)}\n>{escape(quote)}"
 
 
 def conflict_mrkdwn(view: AnswerView) -> str:

@@ -22,7 +22,7 @@ from rag.config import Settings
 from rag.conversation import resolve_follow_up
 from rag.errors import InputError, RagError
 from rag.library import AddReport
-from rag.present import AnswerView, SourceView
+from rag.present import UNTRUSTED_SOURCE, AnswerView, SourceView
 
 EXAMPLES = [
     "How many Nvidia chips are Alibaba and ByteDance ready to order?",
@@ -40,6 +40,7 @@ CSS = """
 .evidence section.source { border-left: 3px solid #d0d7de; padding: 0 0 0 .75em; margin: 0 0 1em 0; }
 .evidence section.source.flash { border-left-color: #e3b341; background: #fff8c5; }
 .evidence .meta { color: #57606a; font-size: .85em; }
+.evidence .untrusted { color: #9a3412; font-weight: 600; }
 .evidence mark { background: #fff3a3; padding: 0 .1em; }
 .evidence .article { max-height: 22em; overflow: auto; white-space: pre-wrap; font-size: .9em; }
 .evidence table.conflicts td, .evidence table.conflicts th { padding: .15em .6em; }
@@ -160,6 +161,8 @@ def _source_html(s: SourceView) -> str:
         " · ".join(_escape(x) for x in (s.outlet or "", s.date or "undated", s.lang) if x)
         + f" · <code>{_escape(s.doc_id)}</code>"
     )
+    if s.untrusted:
+        meta = f"<span class='untrusted'>⚠️ {UNTRUSTED_SOURCE}</span> · {meta}"
     return (
         f"<section class='source' id='src-{s.n}'><h4>[{s.n}] {_escape(s.title)}</h4>"
         f"<div class='meta'>{meta} · characters {s.start}–{s.end}</div>"

@@ -39,6 +39,8 @@ class Answer:
     dropped_citations: list[int] = field(default_factory=list)
     removed: list[dict[str, str]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # values several cited articles give alike: {"text", "sources", "citations"}
+    agreements: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # Calibrated probability that the answer is right (answerers with a learned scorer).
     confidence: float | None = None
@@ -67,6 +69,7 @@ class Answer:
             "dropped_citations": self.dropped_citations,
             "removed": self.removed,
             "conflicts": self.conflicts,
+            "agreements": self.agreements,
             "notes": self.notes,
             "confidence": self.confidence,
         }

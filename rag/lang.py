@@ -149,6 +149,20 @@ _ANSWER_FRAME = {
 }
 
 
+_SOURCES_AGREE = {
+    "en": "({n} sources agree)",
+    "es": "({n} fuentes coinciden)",
+    "de": "({n} Quellen stimmen überein)",
+    "zh": "（{n} 个来源一致）",
+    "fr": "({n} sources concordent)",
+}
+
+
+def sources_agree(lang: str, n: int) -> str:
+    """Said after a value that `n` articles give alike."""
+    return _SOURCES_AGREE.get(lang, _SOURCES_AGREE[DEFAULT_LANG]).format(n=n)
+
+
 def frame_answer(lang: str, values: list[str]) -> str:
     joiner = "；" if lang == "zh" else "; "
     return _ANSWER_FRAME.get(lang, _ANSWER_FRAME[DEFAULT_LANG]).format(values=joiner.join(values))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rag import lang as langmod
 from rag.answers import Answer, Citation
 from rag.checks.citations import sentence_support
 from rag.ingest.corpus import Article
@@ -55,6 +56,8 @@ class ConflictValue:
     doc_id: str
     title: str
     date: str | None
+    sources: int = 1  # how many articles give this value
+    minority: bool = False  # one source against a value several give
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,20 @@ class AnswerView:
 
 def present(answer: Answer, article: Callable[[str], Article]) -> AnswerView:
     """The view of `answer`; `article` looks a cited article up by id (for outlet and paragraph)."""
-    segments = answer.sentences or sentence_support(answer.answer)
+    segments = [Segment(s.text, tuple(s.citations), s.supported)
+                for s in answer.sentences or sentence_support(answer.answer)]  # fmt: skip
+    direct = answer.direct if answer.direct and answer.answer.startswith(answer.direct) else ""
+    text = answer.answer
+    agreement = _agreement(answer)
+    if direct and agreement and segments:
+        # said beside the value it backs, after the figure check (its count is ours, not a
+        # figure an article gives)
+        segments.insert(1, Segment(agreement.text, agreement.citations, True))
+        text = f"{direct} {agreement.text}{answer.answer[len(direct) :]}"
     return AnswerView(
-        answer=answer.answer,
-        direct=answer.direct if answer.answer.startswith(answer.direct) else "",
-        segments=tuple(Segment(s.text, tuple(s.citations), s.supported) for s in segments),
+        answer=text,
+        direct=direct,
+        segments=tuple(segments),
         sources=tuple(_source(c, article(c.doc_id)) for c in answer.citations),
         abstained=answer.abstained,
         question_lang=answer.question_lang,
@@ -113,11 +125,29 @@ def present(answer: Answer, article: Callable[[str], Article]) -> AnswerView:
 CONSIDERED = 3  # passages shown after an abstention
 
 
+def _agreement(answer: Answer) -> Segment | None:
+    """ "3 sources agree" (in the question's language) for the direct answer's value, when
+    several articles give it."""
+    lead = answer.agreements[0] if answer.agreements else None
+    if lead is None or f"{lead['text']} [{lead['citations'][0]}]" not in answer.direct:
+        return None
+    text = langmod.sources_agree(answer.question_lang, int(lead["sources"]))
+    return Segment(text, tuple(lead["citations"]), True)
+
+
 def _conflict_values(
     conflict: dict[str, Any], article: Callable[[str], Article]
 ) -> tuple[ConflictValue, ...]:
     return tuple(
-        ConflictValue(v["text"], v["citation"], v["doc_id"], article(v["doc_id"]).title, v["date"])
+        ConflictValue(
+            v["text"],
+            v["citation"],
+            v["doc_id"],
+            article(v["doc_id"]).title,
+            v["date"],
+            v.get("sources", 1),
+            v.get("minority", False),
+        )
         for v in conflict["values"]
     )
 
@@ -194,11 +224,18 @@ def conflict_lines(answer: Answer) -> list[str]:
     lines = []
     for conflict in answer.conflicts:
         values = " · ".join(
-            f"{v['text']} [{v['citation']}] ({v['doc_id']}, {v['date'] or 'undated'})"
+            f"{v['text']} [{v['citation']}] ({v['doc_id']}, {v['date'] or 'undated'}"
+            f"{_support(v.get('sources', 1), v.get('minority', False))})"
             for v in conflict["values"]
         )
         lines.append(f"sources differ: {values}")
     return lines
+
+
+def _support(sources: int, minority: bool) -> str:
+    if minority:
+        return ", minority: one source"
+    return f", {sources} sources" if sources > 1 else ""
 
 
 def warning_lines(answer: Answer) -> list[str]:

@@ -16,19 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import lang as langmod
-from rag.answerers import scorer
+from rag.answerers import qtypes, quantities, scorer
 from rag.answerers.base import Answerer
-from rag.answerers.quoting import (
-    figure_differs,
-    newest_first,
-    quoted_answer,
-    sentence_amounts,
-)
+from rag.answerers.quoting import asked_figure_type, newest_first, quoted_answer
 from rag.answerers.scorer import AnswerModel, Candidate, load_model
 from rag.answers import Answer, Evidence
-from rag.checks.figures import Figure
 from rag.config import ExtractiveSettings
 from rag.stores.base import Sentence
+
+MAX_SAME_QUANTITY = 3  # sentences of other articles quoted for a conflict or corroboration
 
 
 @dataclass(frozen=True)
@@ -119,32 +115,50 @@ class ExtractiveAnswerer(Answerer):
         untrusted = evidence.index.untrusted_doc_ids
         if ranked[0].sentence.doc_id not in untrusted:
             pool = [c for c in pool if c.sentence.doc_id not in untrusted]
-        chosen = ranked + self._conflicting(pool, ranked, evidence)
+        kind = asked_figure_type(context.type_probs)
+        chosen = ranked + self._related_figures(pool, ranked, evidence, kind)
         confidence = round(decision.confidence, 4)
         return quoted_answer(chosen, context.type_probs, evidence, self.name, notes, confidence)
 
-    def _conflicting(
-        self, pool: list[ScoredSentence], chosen: list[ScoredSentence], evidence: Evidence
+    def _related_figures(
+        self,
+        pool: list[ScoredSentence],
+        chosen: list[ScoredSentence],
+        evidence: Evidence,
+        kind: str | None,
     ) -> list[ScoredSentence]:
-        """Sentences of other articles, nearly as probable, that give a different value of the
-        same kind (2 million units vs 200,000 units): shown beside the pick, not dropped."""
-
-        def amounts(item: ScoredSentence) -> list[Figure]:
-            return sentence_amounts(item.sentence, evidence)
-
-        picked = [f for c in chosen for f in amounts(c)]
+        """Sentences of other articles, nearly as probable, that give a figure of the chosen
+        one's kind and unit: a different value of the same quantity (141GB vs 96GB) is shown
+        beside the pick, not dropped; the same value from another source corroborates it; and
+        a related figure (200,000 per company beside 2 million in total) is quoted too, which
+        the conflict check then does not call a disagreement."""
+        picked = [r for c in chosen for r in self._reported(c, evidence, kind)]
         docs = {c.sentence.doc_id for c in chosen}
         ids = {c.sentence.sentence_id for c in chosen}
         floor = self.settings.conflict_ratio * chosen[0].score
         extra: list[ScoredSentence] = []
         for candidate in pool:
-            if candidate.score < floor or len(extra) == 2:
+            if candidate.score < floor or len(extra) == MAX_SAME_QUANTITY:
                 break
             if candidate.sentence.doc_id in docs or candidate.sentence.sentence_id in ids:
                 continue
             if candidate.has_figure and any(
-                figure_differs(f, g) for f in amounts(candidate) for g in picked
-            ):
+                (r.figure.unit, r.figure.kind) == (p.figure.unit, p.figure.kind)
+                for r in self._reported(candidate, evidence, kind) for p in picked
+            ):  # fmt: skip
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
+
+    @staticmethod
+    def _reported(
+        item: ScoredSentence, evidence: Evidence, kind: str | None
+    ) -> list[quantities.Reported]:
+        sentence = item.sentence
+        article = evidence.index.article(sentence.doc_id)
+        lang = evidence.index.chunk(sentence.chunk_id).lang
+        found = quantities.reported_figures(sentence.text, lang, article.title, article.date)
+        if kind is None:
+            return found
+        fitting = qtypes.compatible_figures([r.figure for r in found], kind)[:1]
+        return [r for r in found if r.figure in fitting]

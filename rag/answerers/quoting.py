@@ -4,10 +4,11 @@ and figures that the cited articles give differently. Shared by the extractive a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from rag import lang as langmod
-from rag.answerers import qtypes
+from rag.answerers import qtypes, quantities
 from rag.answers import Answer, Citation, Evidence
 from rag.checks.citations import neutralise_marks
 from rag.checks.figures import Figure, extract
@@ -41,13 +42,15 @@ def quoted_answer(
     # The quote keeps the article's words, but not its own "[2]": only our marks cite.
     quotes = " ".join(f"{neutralise_marks(c.quote)} [{c.n}]" for c in citations)
     direct = direct_answer(citations, type_probs, evidence.question_lang)
+    kind = asked_figure_type(type_probs)
     return Answer(
         f"{direct} {quotes}" if direct else quotes,
         False,
         citations,
         question_lang=evidence.question_lang,
         answerer=answerer,
-        conflicts=figure_conflicts(citations),
+        conflicts=figure_conflicts(citations, kind),
+        agreements=figure_agreements(citations, kind),
         notes=notes,
         confidence=confidence,
         direct=direct,
@@ -85,26 +88,89 @@ def cite(n: int, sentence: Sentence, evidence: Evidence) -> Citation:
 def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], lang: str) -> str:
     """The value asked for, first and in the question's language: `答：141GB [1]。`.
 
-    Only for a question that asks for a figure of one type (P >= 0.5); figures are copied as the
-    source writes them, each with the citation of its quote, so the figure check verifies them
-    like any other sentence; differing values are all given.
+    Only for a question that asks for a figure of one type (P >= 0.5). It gives the lead
+    citation's figure and every value other citations give for the same quantity: one value
+    told by several sources once, with all their citations (`141GB [1][2]`), and differing
+    values each with theirs. A figure of another quantity (a per-company order beside a total)
+    is left to its quote. Figures are copied as the sources write them, so the figure check
+    verifies them like any other sentence.
     """
-    kind = qtypes.best_type(type_probs)
-    if kind not in qtypes.FIGURE_TYPES or type_probs[kind] < 0.5:
+    kind = asked_figure_type(type_probs)
+    if kind is None:
         return ""
-    values: list[str] = []
-    seen: list[Figure] = []
+    groups = same_quantity_values(lead_figures(citations, kind))
+    if not groups:
+        return ""
+    values = []
+    for value in groups[0]:
+        first = value[0]
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(r.citation for r in value))
+        values.append(f"{first.text} {marks}")
+    return langmod.frame_answer(lang, values)
+
+
+def asked_figure_type(type_probs: Mapping[str, float]) -> str | None:
+    """The figure type the question asks for (P >= 0.5), or None."""
+    kind = qtypes.best_type(type_probs)
+    return kind if kind in qtypes.FIGURE_TYPES and type_probs[kind] >= 0.5 else None
+
+
+@dataclass(frozen=True)
+class CitedFigure:
+    """A cited sentence's figure as a reported quantity, with the text a reader sees (with its
+    bracketed conversion: `380 billion yuan ($53 billion)`)."""
+
+    citation: int
+    doc_id: str
+    date: str | None
+    text: str
+    quantity: quantities.Reported
+
+
+def lead_figures(citations: Sequence[Citation], kind: str | None) -> list[CitedFigure]:
+    """Each citation's figure of the asked type (its first), or every amount it gives when the
+    question asks for none."""
+    out = []
     for c in citations:
-        figures = qtypes.compatible_figures(extract(c.quote, c.lang), kind)
-        for fig in figures[:1]:
-            if not any(fig.same_value(f) for f in seen):
-                equivalent = bracketed_equivalent(fig, figures[1:], c.quote)
-                seen.extend([fig, *equivalent])
-                text = (
-                    c.quote[fig.start : equivalent[0].end + 1].strip() if equivalent else fig.text
-                )
-                values.append(f"{text} [{c.n}]")
-    return langmod.frame_answer(lang, values) if values else ""
+        figures = extract(c.quote, c.lang)
+        chosen = (qtypes.compatible_figures(figures, kind)[:1] if kind
+                  else [f for f in figures if f.kind not in ("year", "date")])  # fmt: skip
+        for fig in chosen:
+            rest = [f for f in figures if f.start > fig.start]
+            equivalent = bracketed_equivalent(fig, rest, c.quote)
+            text = c.quote[fig.start : equivalent[0].end + 1].strip() if equivalent else fig.text
+            out.append(CitedFigure(c.n, c.doc_id, c.date, text,
+                                   quantities.reported(fig, c.quote, c.lang, c.title, c.date)))  # fmt: skip
+    return out
+
+
+def same_quantity_values(figures: Sequence[CitedFigure]) -> list[list[list[CitedFigure]]]:
+    """The figures grouped by quantity (in citation order), each quantity's figures grouped by
+    value: [[[141GB [1], 141 GB [2]], [96GB [3]]], ...]."""
+    quantities_: list[list[CitedFigure]] = []
+    for f in figures:
+        home = next((q for q in quantities_
+                     if all(quantities.same_quantity(f.quantity, g.quantity) for g in q)), None)  # fmt: skip
+        if home is None:
+            quantities_.append([f])
+        else:
+            home.append(f)
+    out = []
+    for members in quantities_:
+        values: list[list[CitedFigure]] = []
+        for f in members:
+            same = next((v for v in values if _alike(v[0], f)), None)
+            if same is None:
+                values.append([f])
+            else:
+                same.append(f)
+        out.append(values)
+    return out
+
+
+def _alike(a: CitedFigure, b: CitedFigure) -> bool:
+    x, y = a.quantity.figure, b.quantity.figure
+    return x.same_value(y) or x.covers(y) or y.covers(x)
 
 
 def bracketed_equivalent(fig: Figure, rest: Sequence[Figure], text: str) -> list[Figure]:
@@ -117,31 +183,38 @@ def bracketed_equivalent(fig: Figure, rest: Sequence[Figure], text: str) -> list
     return []
 
 
-def sentence_amounts(sentence: Sentence, evidence: Evidence) -> list[Figure]:
-    """A sentence's figures other than years and dates: the values that can conflict."""
-    lang = evidence.index.chunk(sentence.chunk_id).lang
-    return [f for f in extract(sentence.text, lang) if f.kind not in ("year", "date")]
-
-
-def figure_differs(a: Figure, b: Figure) -> bool:
-    return a.unit == b.unit and a.kind == b.kind and not a.covers(b) and not b.covers(a)
-
-
-def figure_conflicts(citations: list[Citation]) -> list[dict[str, Any]]:
-    """Quantities that the cited articles give differently, each value with its source and
-    date, so the reader sees the disagreement instead of one silently chosen number."""
-    by_unit: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
-    for c in citations:
-        for f in extract(c.quote, c.lang):
-            if f.kind in ("year", "date"):
-                continue
-            by_unit.setdefault((f.unit, f.kind), []).append(
-                {"text": f.text, "value": f.value, "citation": c.n, "doc_id": c.doc_id,
-                 "date": c.date}
-            )  # fmt: skip
+def figure_conflicts(citations: list[Citation], kind: str | None = None) -> list[dict[str, Any]]:
+    """Quantities that the cited articles give differently, each value with its source, date
+    and how many sources give it (`minority` for one source against a value several give), so
+    the reader sees the disagreement instead of one silently chosen number. Two figures that
+    are different quantities (per company vs total, 2025 vs 2026, Alibaba vs Tencent) are not a
+    disagreement."""
     conflicts = []
-    for (unit, kind), values in by_unit.items():
-        distinct = {round(v["value"], 9) for v in values}
-        if len(distinct) > 1 and len({v["doc_id"] for v in values}) > 1:
-            conflicts.append({"unit": unit, "kind": kind, "values": values})
+    for values in same_quantity_values(lead_figures(citations, kind)):
+        docs = [{f.doc_id for f in v} for v in values]
+        if len(values) < 2 or len(set().union(*docs)) < 2:
+            continue
+        most = max(len(d) for d in docs)
+        conflicts.append({
+            "unit": values[0][0].quantity.figure.unit,
+            "kind": values[0][0].quantity.figure.kind,
+            "values": [
+                {"text": f.text, "value": f.quantity.figure.value, "citation": f.citation,
+                 "doc_id": f.doc_id, "date": f.date, "sources": len(d),
+                 "minority": len(d) == 1 and most > 1}
+                for v, d in zip(values, docs, strict=True) for f in v[:1]
+            ],
+        })  # fmt: skip
     return conflicts
+
+
+def figure_agreements(citations: list[Citation], kind: str | None) -> list[dict[str, Any]]:
+    """Values that several cited articles give alike for one quantity: the lead one first."""
+    out = []
+    for values in same_quantity_values(lead_figures(citations, kind)):
+        for v in values:
+            docs = {f.doc_id for f in v}
+            if len(docs) > 1:
+                out.append({"text": v[0].text, "sources": len(docs),
+                            "citations": list(dict.fromkeys(f.citation for f in v))})  # fmt: skip
+    return out

@@ -118,6 +118,7 @@ def conflict_mrkdwn(view: AnswerView) -> str:
     for values in view.conflict_table:
         lines += [
             f"• {escape(v.text)} — [{v.n}] {escape(v.title)}, {escape(v.date or 'undated')}"
+            + (" _(minority: one source)_" if v.minority else "")
             for v in values
         ]
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from rag.config import Settings
 from rag.conversation import resolve_follow_up
 from rag.errors import InputError, RagError
 from rag.library import AddReport
-from rag.present import UNTRUSTED_SOURCE, AnswerView, SourceView
+from rag.present import UNTRUSTED_SOURCE, AnswerView, ConflictValue, SourceView
 
 EXAMPLES = [
     "How many Nvidia chips are Alibaba and ByteDance ready to order?",
@@ -120,13 +120,13 @@ def evidence_html(view: AnswerView) -> str:
     if view.conflict_table:
         rows = "".join(
             f"<tr><td>{_escape(v.text)}</td><td>[{v.n}] {_escape(v.title)}</td>"
-            f"<td>{_escape(v.date or 'undated')}</td></tr>"
+            f"<td>{_escape(v.date or 'undated')}</td><td>{_backing(v)}</td></tr>"
             for values in view.conflict_table
             for v in values
         )
         parts.append(
             "<h4>The sources differ</h4><table class='conflicts'><tr><th>value</th>"
-            f"<th>source</th><th>date</th></tr>{rows}</table>"
+            f"<th>source</th><th>date</th><th>sources</th></tr>{rows}</table>"
         )
     if view.warnings:
         items = "".join(f"<li>⚠️ {_escape(w)}</li>" for w in view.warnings)
@@ -144,6 +144,10 @@ def evidence_html(view: AnswerView) -> str:
         parts.append("<p class='meta'>Sources appear here with each answer.</p>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _backing(v: ConflictValue) -> str:
+    return "minority (one source)" if v.minority else f"{v.sources}"
 
 
 def _source_html(s: SourceView) -> str:

@@ -35,26 +35,29 @@ _SCALE_WORDS: dict[str, float] = {
 _CJK_SCALES = {"万亿": 1e12, "千亿": 1e11, "百亿": 1e10, "十亿": 1e9, "亿": 1e8, "千万": 1e7,
                "百万": 1e6, "万": 1e4, "千": 1e3}  # fmt: skip
 
-_CURRENCY_PREFIX = {
-    "us$": "USD", "u.s.$": "USD", "usd": "USD", "$": "USD", "hk$": "HKD", "hkd": "HKD",
+CURRENCY_PREFIX = {
+    "nt$": "TWD", "twd": "TWD", "us$": "USD", "u.s.$": "USD", "usd": "USD", "$": "USD",
+    "hk$": "HKD", "hkd": "HKD",
     "€": "EUR", "eur": "EUR", "£": "GBP", "gbp": "GBP", "¥": "CNY", "rmb": "CNY", "cny": "CNY",
 }  # fmt: skip
-_CURRENCY_SUFFIX = {
+CURRENCY_SUFFIX = {
     "us-dollar": "USD", "us dollars": "USD", "us dollar": "USD", "u.s. dollars": "USD",
     "dollars": "USD", "dollar": "USD", "dólares": "USD", "dolares": "USD", "dólar": "USD",
     "usd": "USD", "hk dollars": "HKD", "hong kong dollars": "HKD", "hkd": "HKD",
     "hongkong-dollar": "HKD", "yuan": "CNY", "yuanes": "CNY", "renminbi": "CNY", "rmb": "CNY",
-    "cny": "CNY", "euros": "EUR", "euro": "EUR", "eur": "EUR", "€": "EUR",
+    "cny": "CNY", "new taiwan dollars": "TWD", "taiwan dollars": "TWD", "taiwan-dollar": "TWD",
+    "twd": "TWD", "新台币": "TWD", "元新台币": "TWD", "euros": "EUR", "euro": "EUR", "eur": "EUR",
+    "€": "EUR",
     "美元": "USD", "港元": "HKD", "港币": "HKD", "人民币": "CNY", "元": "CNY", "欧元": "EUR",
 }  # fmt: skip
 _PERCENT = {"%", "％", "percent", "per cent", "por ciento", "prozent", "pour cent", "pct"}
 _POINTS = {"percentage points", "percentage point", "prozentpunkte", "prozentpunkt",
            "puntos porcentuales", "pp"}  # fmt: skip
 _MULTIPLIER = {"倍", "times", "fold", "-fold", "x", "×", "veces", "mal", "-mal", "fach", "-fach"}
-_UNITS = ("TB/s", "GB/s", "Gbps", "TFLOPS", "PFLOPS", "GB", "TB", "MB", "PB", "nm", "GHz",
+UNITS = ("TB/s", "GB/s", "Gbps", "TFLOPS", "PFLOPS", "GB", "TB", "MB", "PB", "nm", "GHz",
           "MHz", "kW", "MW", "W")  # fmt: skip
 
-_MONTHS = {
+MONTHS = {
     **{m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july",
        "august", "september", "october", "november", "december"], 1)},
     **{m: i for i, m in enumerate(["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
@@ -75,7 +78,7 @@ def _alternation(words: Iterable[str]) -> str:
 _CJK_DIGITS = "零〇一二两三四五六七八九"
 _CJK_NUMERAL = f"[{_CJK_DIGITS}十百千万亿]+"
 _ARABIC = r"\d{1,3}(?:[.,\u00a0\u202f']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
-_MONTH_WORDS = _alternation(_MONTHS)
+_MONTH_WORDS = _alternation(MONTHS)
 
 _DATE = re.compile(
     r"(?P<iso>(?<!\d)(?P<iy>(?:19|20)\d\d)-(?P<im>[01]\d)-(?P<id>[0-3]\d)(?!\d))"
@@ -90,17 +93,18 @@ _SCALE_PATTERN = (
     rf"|\s?(?P<scale>{_alternation(_SCALE_WORDS)})\b\.?)"
 )
 _SUFFIX_PATTERN = (
-    rf"\s?(?:de\s+)?(?P<suffix>{_alternation(_CURRENCY_SUFFIX)}|{_alternation(_PERCENT)}"
-    rf"|{_alternation(_POINTS)}|{_alternation(_MULTIPLIER)}|{_alternation(_UNITS)})"
+    rf"\s?(?:de\s+|d['’])?(?P<suffix>{_alternation(CURRENCY_SUFFIX)}|{_alternation(_PERCENT)}"
+    rf"|{_alternation(_POINTS)}|{_alternation(_MULTIPLIER)}|{_alternation(UNITS)})"
 )
 _ATOM = re.compile(
-    rf"(?P<prefix>{_alternation(_CURRENCY_PREFIX)})?\s?"
+    rf"(?P<prefix>{_alternation(CURRENCY_PREFIX)})?\s?"
     rf"(?:(?<![A-Za-z\d.,])(?P<arabic>{_ARABIC})|(?P<cjk>{_CJK_NUMERAL}))"
     rf"(?![A-Za-z]*\d)"  # not a product code (H200, 5G, HBM3E)
     rf"{_SCALE_PATTERN}?"
     rf"(?:{_SUFFIX_PATTERN}(?![A-Za-z]))?",
     re.IGNORECASE,
 )
+_FRENCH_GROUP = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d])")
 _CLOCK = re.compile(r"(?<!\d)[0-2]?\d:[0-5]\d(?!\d)")
 _PERCENT_ZH = re.compile(
     rf"百分之(?P<num>{_CJK_NUMERAL}|{_ARABIC})(?:点(?P<frac>[{_CJK_DIGITS}]+))?"
@@ -214,9 +218,9 @@ def _typed(match: re.Match[str], lang: str) -> tuple[float, str | None, str]:
     prefix = (match.group("prefix") or "").lower()
     suffix = (match.group("suffix") or "").lower()
     if prefix:
-        return value, _CURRENCY_PREFIX[prefix], "money"
-    if suffix in _CURRENCY_SUFFIX:
-        return value, _CURRENCY_SUFFIX[suffix], "money"
+        return value, CURRENCY_PREFIX[prefix], "money"
+    if suffix in CURRENCY_SUFFIX:
+        return value, CURRENCY_SUFFIX[suffix], "money"
     if suffix in _PERCENT:
         return value, "%", "percent"
     if suffix in _POINTS:
@@ -224,7 +228,7 @@ def _typed(match: re.Match[str], lang: str) -> tuple[float, str | None, str]:
     if suffix in _MULTIPLIER:
         return value, "x", "multiplier"
     if suffix:
-        unit = next(u for u in _UNITS if u.lower() == suffix)
+        unit = next(u for u in UNITS if u.lower() == suffix)
         return value, unit, "measure"
     raw = match.group("arabic") or ""
     if re.fullmatch(r"(?:19|20)\d\d", raw) and value == number:
@@ -240,10 +244,10 @@ def _dates(text: str) -> list[Figure]:
         elif m.group("zh"):
             y, mo, d = int(m.group("zy") or 0), int(m.group("zm")), int(m.group("zd") or 0)
         elif m.group("dmy"):
-            y, mo = int(m.group("dy") or 0), _MONTHS[m.group("dm").lower()]
+            y, mo = int(m.group("dy") or 0), MONTHS[m.group("dm").lower()]
             d = int(m.group("dd"))
         else:
-            y, mo, d = int(m.group("my")), _MONTHS[m.group("mm").lower()], int(m.group("md") or 0)
+            y, mo, d = int(m.group("my")), MONTHS[m.group("mm").lower()], int(m.group("md") or 0)
         if not 1 <= mo <= 12 or d > 31:
             continue
         value = float(y * 10000 + mo * 100 + d)
@@ -253,6 +257,9 @@ def _dates(text: str) -> list[Figure]:
 
 def extract(text: str, lang: str = "en") -> list[Figure]:
     """Every figure in `text`, in order; dates first claim their digits, ranges are merged."""
+    written = text
+    if lang == "fr":  # French groups thousands with a space: 4 500 milliards, 411 000 barils
+        text = _FRENCH_GROUP.sub(lambda m: m.group(0).replace(" ", "\u202f"), text)  # offsets stay
     dates = _dates(text)
     taken = [(f.start, f.end) for f in dates]
     taken += [m.span() for m in _CLOCK.finditer(text)]  # 2:07 pm is a time, not two figures
@@ -281,7 +288,7 @@ def extract(text: str, lang: str = "en") -> list[Figure]:
             continue  # 一定, 万一, 十分: words, not figures
         value, unit, kind = _typed(m, lang)
         scale = _scale(m, lang)
-        atoms.append(Figure(text[start:end].strip(), value, unit, kind, start, end, scale=scale))
+        atoms.append(Figure(written[start:end].strip(), value, unit, kind, start, end, scale=scale))
     atoms.sort(key=lambda f: f.start)
     return sorted(_merge_ranges(text, atoms) + dates, key=lambda f: f.start)
 

@@ -150,17 +150,17 @@ _ANSWER_FRAME = {
 
 
 _SOURCES_AGREE = {
-    "en": "({n} sources agree)",
-    "es": "({n} fuentes coinciden)",
-    "de": "({n} Quellen stimmen überein)",
-    "zh": "（{n} 个来源一致）",
-    "fr": "({n} sources concordent)",
+    "en": "{n} sources agree on {value}.",
+    "es": "{n} fuentes coinciden en {value}.",
+    "de": "{n} Quellen nennen übereinstimmend {value}.",
+    "zh": "{n} 个来源一致：{value}。",
+    "fr": "{n} sources concordent sur {value}.",
 }
 
 
-def sources_agree(lang: str, n: int) -> str:
-    """Said after a value that `n` articles give alike."""
-    return _SOURCES_AGREE.get(lang, _SOURCES_AGREE[DEFAULT_LANG]).format(n=n)
+def sources_agree(lang: str, n: int, value: str) -> str:
+    """Said after the direct answer when `n` articles give its value alike."""
+    return _SOURCES_AGREE.get(lang, _SOURCES_AGREE[DEFAULT_LANG]).format(n=n, value=value)
 
 
 def frame_answer(lang: str, values: list[str]) -> str:

@@ -131,7 +131,7 @@ def _agreement(answer: Answer) -> Segment | None:
     lead = answer.agreements[0] if answer.agreements else None
     if lead is None or f"{lead['text']} [{lead['citations'][0]}]" not in answer.direct:
         return None
-    text = langmod.sources_agree(answer.question_lang, int(lead["sources"]))
+    text = langmod.sources_agree(answer.question_lang, int(lead["sources"]), lead["text"])
     return Segment(text, tuple(lead["citations"]), True)
 
 

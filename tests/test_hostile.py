@@ -337,6 +337,8 @@ def test_no_script_runs_in_the_browser(hostile_index: Path, driver: Any) -> None
         answer = find(driver, "#chat [data-testid=bot] .message-content")[-1].text
         assert SCRIPT in answer and JS_LINK in answer, answer
         assert SCRIPT in find(driver, "#src-1 h4")[0].text
+        assert "untrusted (planted instructions)" in find(driver, "#src-1 .meta")[0].text
+        screenshot(driver, "hostile-answer")
         nothing_ran()
         tab = next(b for b in find(driver, "button[role=tab]") if b.text.strip() == "Articles")
         tab.click()

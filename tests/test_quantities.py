@@ -3,27 +3,57 @@ the labelled pair sets (`eval/conflicts/`), and through the whole answer path.""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from rag import lang as langmod
 from rag.answerers import quantities
+from rag.apps import slack_blocks
 from rag.evaluation import conflict_pairs
 from rag.ingest import corpus
 from rag.present import present
 from rag.service import RAG
 from rag.stores import faiss_bm25 as store
-from tests.conftest import REPO, write_article
+from tests.conftest import REPO, serve_page, write_article
+from tests.test_browser import (  # noqa: F401 (driver and page are fixtures)
+    CHROMEDRIVER,
+    CHROMIUM,
+    ask,
+    driver,
+    find,
+    page,
+    screenshot,
+    shot_on_failure,
+    wait,
+)
 
 PAIRS = REPO / "eval" / "conflicts"
 
 
-@pytest.mark.parametrize(("name", "floor"), [("dev", 0.95), ("heldout", 0.9)])
-def test_the_conflict_decision_on_the_pair_sets(name: str, floor: float) -> None:
-    """Measured: dev 1.00 / 1.00, heldout 0.93 / 0.93 (the unit-only rule before: precision
-    0.46 and 0.45). Gates a little under what was measured."""
-    report = conflict_pairs.evaluate(PAIRS / f"{name}.jsonl")
-    now, before = report.scores(), report.scores("before")
-    assert now["precision"] >= floor and now["recall"] >= floor, now
-    assert before["precision"] < 0.5  # the set holds real look-alikes
+def _training_sets() -> list[Path]:
+    return [PAIRS / f"{name}.jsonl" for name in quantities.shipped_model().trained_on]
+
+
+def test_the_shipped_quantity_model_is_what_its_pair_sets_fit() -> None:
+    """`rag train-conflicts --hold-out heldout4` reproduces the shipped file."""
+    shipped = quantities.shipped_model()
+    refit = conflict_pairs.fit(_training_sets(), shipped.precision_target)
+    assert refit.weights == pytest.approx(shipped.weights, abs=1e-6)
+    assert refit.threshold == pytest.approx(shipped.threshold, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_the_conflict_decision_on_topics_it_was_not_fitted_on() -> None:
+    """Each training set scored by a model fitted on the others (measured: precision 0.80 to
+    1.00, recall 0.83 to 0.97; the unit-only rule before: precision 0.45), gated a little
+    under what was measured."""
+    for name, report in conflict_pairs.leave_one_set_out(_training_sets()).items():
+        now, before = report.scores(), report.scores("before")
+        assert now["precision"] >= 0.75 and now["recall"] >= 0.8, (name, now)
+        assert before["precision"] < 0.5  # the sets hold real look-alikes
 
 
 def _one(sentence: str, lang: str, title: str = "", date: str | None = None) -> quantities.Reported:
@@ -37,7 +67,7 @@ def test_look_alikes_are_different_quantities_and_scripts_do_not_matter() -> Non
     assert quantities.difference(total, each) == "per unit vs total"
     alibaba = _one("Alibaba ordered 200,000 H200 chips.", "en")
     assert quantities.difference(alibaba, _one("腾讯订购了30万颗H200芯片。", "zh")) == (
-        "different subject"
+        "two different subjects"
     )
     assert quantities.conflicts(alibaba, _one("阿里巴巴订购了30万颗H200芯片。", "zh"))
     assert quantities.agrees(alibaba, _one("阿里巴巴订购了20万颗H200芯片。", "zh"))
@@ -52,7 +82,7 @@ def test_look_alikes_are_different_quantities_and_scripts_do_not_matter() -> Non
 
 
 @pytest.fixture(scope="module")
-def spec_rag(tmp_path_factory: pytest.TempPathFactory) -> RAG:
+def spec_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two outlets give the H300's memory as 192GB, a leaked spec sheet as 96GB."""
     folder = tmp_path_factory.mktemp("spec")
     for name, outlet, date, text in (
@@ -66,16 +96,62 @@ def spec_rag(tmp_path_factory: pytest.TempPathFactory) -> RAG:
                   date="2026-03-03", title="H300详解")  # fmt: skip
     index = tmp_path_factory.mktemp("spec-index") / "index"
     store.ingest(index, corpus.load_articles([folder]), progress=False)
-    return RAG(index)
+    return index
+
+
+@pytest.fixture(scope="module")
+def spec_rag(spec_index: Path) -> RAG:
+    return RAG(spec_index)
 
 
 def test_agreeing_sources_are_counted_and_the_minority_is_shown(spec_rag: RAG) -> None:
     answer = spec_rag.ask("How much HBM4 memory does the H300 have?")
     view = present(answer, spec_rag.index.article)
-    assert "192GB" in view.direct and "sources agree)" in view.answer, view.answer
+    assert view.direct.startswith("Answer: 192GB") and "3 sources agree on 192GB." in view.answer, (
+        view.answer
+    )
     (conflict,) = answer.conflicts
     minority = [v for v in conflict["values"] if v["minority"]]
     assert [(v["text"], v["doc_id"], v["date"]) for v in minority] == [
         ("96GB", "leak", "2026-02-20")
     ]
-    assert any("minority" in line for line in view.conflicts)
+    assert any("minority" in line for line in view.conflicts)  # what the CLI prints
+    slack = json.dumps(slack_blocks.answer_blocks(view), ensure_ascii=False)
+    assert "3 sources agree on 192GB." in slack and "96GB" in slack and "minority" in slack
+    assert langmod.sources_agree("de", 3, "192GB") == "3 Quellen nennen übereinstimmend 192GB."
+    assert langmod.sources_agree("zh", 3, "192GB") == "3 个来源一致：192GB。"
+
+
+browser = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs Chromium and chromedriver"
+)
+
+
+@browser
+def test_the_page_shows_a_true_conflict_with_its_minority(spec_index: Path, driver: Any) -> None:  # noqa: F811
+    """192GB from two outlets against a leaked 96GB: the answer says two sources agree, and
+    the evidence panel's "The sources differ" table marks 96GB as the minority."""
+    with serve_page(spec_index) as url, shot_on_failure(driver, "conflict"):
+        driver.get(url)
+        ask(driver, "How much HBM4 memory does the H300 have?")
+        wait(driver, lambda d: find(d, ".evidence table.conflicts"))
+        answer = find(driver, "#chat [data-testid=bot] .message-content")[-1].text
+        assert "192GB" in answer and "3 sources agree on 192GB." in answer, answer
+        table = find(driver, ".evidence table.conflicts")[0].text
+        assert "96GB" in table and "minority (one source)" in table, table
+        screenshot(driver, "conflict")
+
+
+@browser
+def test_the_page_does_not_call_a_look_alike_a_conflict(page: str, driver: Any) -> None:  # noqa: F811
+    """200,000 chips per company and 2 million in total are both quoted, with no "sources
+    differ" table: they are different quantities."""
+    with shot_on_failure(driver, "lookalike"):
+        driver.get(page)
+        ask(driver, "How many H200 chips will Chinese companies order?")
+        wait(driver, lambda d: find(d, "#src-2 mark"))
+        evidence = find(driver, ".evidence")[0].text
+        assert "200,000" in evidence and "2 million" in evidence
+        assert find(driver, ".evidence table.conflicts") == []
+        assert "The sources differ" not in evidence
+        screenshot(driver, "lookalike")

@@ -14,20 +14,29 @@ forecast and a result, a day's peak and its close are different facts too. Calli
 - the same status: per unit or total alike, forecast or actual alike.
 
 Each test reads the sentence near the figure, so a sentence that gives several figures gives
-each its own subject, period and status. Measured on a labelled set of figure pairs written for
-this (`eval/conflicts/`, `rag eval-conflicts`).
+each its own subject, period and status. How much each test counts, and how far apart two
+values of one quantity tend to be, is learned: a logistic regression over the tests
+(`features`), fitted on labelled figure pairs written for this (`eval/conflicts/`, `rag
+train-conflicts`), with its threshold chosen on those pairs for a stated precision, and
+measured on a set it was not fitted on (`rag eval-conflicts`).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from rag import lang as langmod
 from rag.answerers import qtypes
 from rag.checks.figures import CURRENCY_PREFIX, CURRENCY_SUFFIX, MONTHS, UNITS, Figure, extract
+from rag.errors import RagError
+from rag.ingest.text import stopwords
 
 # ------------------------------------------------------------------ cue words
 # Each is a pattern over lowercased text; Latin words match at a word start (stems), Chinese
@@ -42,21 +51,29 @@ def _cues(latin: str, cjk: str = "") -> re.Pattern[str]:
 _PER_UNIT = _cues(
     r"per\b(?! (?:cent|day|week|month|year|annum|hour)\b)|each\b|apiece|a piece"
     r"|a (?:share|barrel|unit|chip|car|vehicle|head|container)\b|an? (?:ounce|tonne|ton)\b"
-    r"|average|je\b|pro\b(?! (?:tag|woche|monat|jahr)\b)|jeweils|stück|durchschnitt"
+    r"|je\b|pro\b(?! (?:tag|woche|monat|jahr)\b)|jeweils|stück"
     r"|por (?:unidad|acción|barril|persona|habitante|cabeza|contenedor|vehículo|tonelada)\b"
-    r"|por cada|cada\b|promedio|media\b|chacun|chaque|moyen"
+    r"|por cada|cada\b|chacun|chaque"
     r"|par (?:action|baril|personne|habitant|tête|conteneur|unité|véhicule|tonne)\b",
-    r"每|单[颗台辆个件股]|人均|均价|平均|各",
+    r"每|单[颗台辆个件股]|人均|各|/(?:吨|千克|公斤|桶|股|台|辆|人|件|颗|克)",
+)
+_TOTAL = _cues(
+    r"total|in all\b|combined|altogether|insgesamt|gesamt|en total|au total|cumul|累计"
+    r"|aggregate|overall",
+    r"总计|总共|总量|总额|合计|共计|累计",
 )
 _FORECAST = _cues(
-    r"expect|forecast|project|predict|anticipat|estimat|target|aim|plan|guidance|outlook"
-    r"|could\b|would\b|will\b|may\b|might\b|likely|poised|set to|on track|seen\b|agreed to"
+    r"expect|forecast|project(?:s|ed|ion|ions)\b|predict|anticipat|estimat|target"
+    r"|aim(?:s|ed|ing)?\b|plan(?:s|ned|ning)?\b|guidance|outlook"
+    r"|could\b|would\b|will\b|may\b|might\b|likely|poised|set to|on track|seen\b"
     r"|erwart|prognos|rechne|soll\b|sollen|könnte|plant|ziel|voraussicht|schätz|wird\b|werden\b"
+    r"|vorgesehen|geplant|veranschlagt"
     r"|will\b|wollen\b"
     r"|prev[eé]|espera|previsi|pronóstic|podría|objetivo|planea|proyecta|estima"
     r"|[^\W\d_]+(?:ará|erá|irá|arán|erán|irán)\b"
-    r"|prévo|prévision|attend|pourrait|vise|objectif|devrait|table sur|[^\W\d_]+(?:era|eront)\b",
-    r"预计|预期|预测|预估|计划|目标|有望|将|可能|拟|指引|料将",
+    r"|prévo|prévision|attend|pourrait|vise|objectif|devrait|table(?:nt)? (?:\w+ )?sur|sera\b|seront\b"
+    r"|aura\b|auront\b|devra\b|pourra\b|atteindra",
+    r"预计|预期|预测|预估|计划|目标|有望|将|可能|拟|指引|料将|力争|争取",
 )
 _ATTRIBUTION = re.compile(
     r"(?:according to|citing|told|reported by|said|laut|zufolge|según|segun|selon|d'après)"
@@ -67,7 +84,8 @@ _ATTRIBUTION = re.compile(
 # different things when each names a family and they share none: "revenue rose to $10bn" and
 # "net profit was $2bn". A figure near no family word is not told apart this way.
 _MEASURES: dict[str, re.Pattern[str]] = {
-    "revenue": _cues(r"revenue|sales\b|turnover|umsatz|erlös|ingreso|ventas|factura|chiffre d",
+    "revenue": _cues(r"revenue|sales\b|turnover|umsatz|erlös|einnahmen|ingreso|ventas|factura"
+                     r"|chiffre d",
                      r"营收|营业收入|收入|销售额|营业额"),
     "profit": _cues(r"profit|earning|net income|net loss|loss\b|gewinn|überschuss|verlust"
                     r"|beneficio|ganancia|utilidad|pérdida|bénéfice|résultat net|perte",
@@ -77,7 +95,8 @@ _MEASURES: dict[str, re.Pattern[str]] = {
                               r"|résultat (?:d'exploitation|opérationnel)", r"营业利润|经营利润|营业收益"),
     "net_profit": _cues(r"net (?:income|profit|loss)|nettogewinn|überschuss|beneficio neto"
                         r"|bénéfice net|résultat net|perte nette", r"净利"),
-    "orders": _cues(r"order|book|bestell|auftr|pedido|encarg|commande", r"订单|订购|下单|订货"),
+    "orders": _cues(r"order|book|bestell|auftr|buchung|pedido|encarg|reserva|commande|réservation",
+                    r"订单|订购|下单|订货|预订"),
     "deliveries": _cues(r"deliver|ship|auslief|liefert|entreg|livr|expédi",
                         r"交付|交货|出货|发货"),
     "units_sold": _cues(r"sold\b|sell|verkauf|vend", r"销量|售出|卖出"),
@@ -88,12 +107,15 @@ _MEASURES: dict[str, re.Pattern[str]] = {
     "market_value": _cues(r"market (?:value|cap)|valuation|börsenwert|marktwert|marktkapital"
                           r"|capitalizaci|valoraci|capitalisation|valorisation",
                           r"市值|估值"),
-    "peak": _cues(r"peak|intraday|as much as|at one point|spitze|höchststand|zeitweise"
+    "peak": _cues(r"peak|intraday|as much as|at one point|all-time high|record high|high of"
+                  r"|spitze|höchststand|zeitweise"
                   r"|máximo|maximo|pico|sommet|plus haut|en séance",
-                  r"最高|盘中|一度|峰值"),
-    "close": _cues(r"clos|ended|finish|settled|schluss|schloss|beendet|cierre|cerr|clôtur"
-                   r"|termin", r"收盘|收涨|收跌|报收|收于"),
-    "investment": _cues(r"invest|spend|capex|capital expenditure|ausgab|inversi|gasto"
+                  r"盘中|一度|峰值"),
+    "close": _cues(r"clos(?:ed|ing) (?:at|up|down|higher|lower)|closing (?:price|level)"
+                   r"|settled (?:at|up|down)|ended the (?:day|session)|schlusskurs|schloss\b"
+                   r"|cerró (?:a|en|con)|cierre de (?:la )?sesión|clôtur",
+                   r"收盘|收涨|收跌|报收|收于"),
+    "investment": _cues(r"invest(?:s|ed|ing|ment|ments)?\b|spend|capex|capital expenditure|ausgab|inversi|gasto"
                         r"|dépense", r"投资|投入|支出|资本开支"),
     "fundraising": _cues(r"raise|bond|fundrais|anleihe|kapitalerh|bono|emisión|emprunt"
                          r"|obligat", r"融资|募资|债券|发债"),
@@ -109,6 +131,16 @@ _MEASURES: dict[str, re.Pattern[str]] = {
                     r"增长|GDP|国内生产总值"),
     "rate": _cues(r"interest rate|rate\b|leitzins|zins|tipo de inter|tasa|taux",
                   r"利率|基准利率"),
+    "deaths": _cues(r"killed|dead\b|died|death|fatalit|tote[nr]?\b|todesopfer|ums leben|muert"
+                    r"|fallec|morts?\b|décès|tués", r"死亡|遇难|丧生|罹难"),
+    "missing": _cues(r"missing|vermisst|desaparecid|disparu", r"失踪"),
+    "injured": _cues(r"injur|wounded|verletz|herid|blessé", r"受伤|伤者"),
+    "capacity": _cues(r"capacity|can hold|installed|kapazität|fassungsvermögen|capacidad"
+                      r"|capacité|puissance installée", r"容量|装机|产能|库容"),
+    "opening": _cues(r"opening (?:weekend|week|day)|first (?:weekend|week|day)|debut"
+                     r"|startwochenende|ersten (?:wochenende|woche)|fin de semana de estreno"
+                     r"|primer (?:fin de semana|día)|premier (?:week-end|jour)",
+                     r"首周|首日|首映|首个周末"),
     "price": _cues(r"price|prices|cost|preis|kost|precio|coste|costo|prix|coût",
                    r"价格|售价|成本|油价"),
     "fee": _cues(r"fee|surcharge|tariff|levy|duty|tax|gebühr|abgabe|zoll|steuer|tasa\b"
@@ -141,7 +173,8 @@ _QUARTER = re.compile(
 )
 # A quarter named by its last month: "the June quarter", "April-June quarter", 9月季度.
 _MONTH_QUARTER = re.compile(
-    rf"\b({'|'.join(MONTHS)})\s+quarter|(\d{{1,2}})月(?:份)?季度", re.IGNORECASE
+    rf"\b(?:(?:{'|'.join(MONTHS)})[-–\s]+)?({'|'.join(MONTHS)})\s+quarter|(\d{{1,2}})月(?:份)?季度",
+    re.IGNORECASE,
 )
 # Month names standing alone (im Oktober, in November): English ones only capitalised, since
 # "may" and "march" are also verbs.
@@ -162,9 +195,13 @@ _RELATIVE_YEAR = {
                   r"l'année prochaine|明年", re.IGNORECASE),
 }  # fmt: skip
 
-# A day's (or period's) high is a different fact from where it ended, said or not: "rose as
-# much as 4.8%" against "rose 6.35%".
-PEAK = "peak"
+_FULL_YEAR = re.compile(
+    r"full[- ]year|whole year|entire year|annual|gesamte[nm]? jahr|ganze[nm]? jahr|jahres"
+    r"|año completo|todo el año|conjunto del año|anual|l'ensemble de l'année|année complète"
+    r"|annuel|全年|年度",
+    re.IGNORECASE,
+)
+_FISCAL = re.compile(r"fiscal|financial year|geschäftsjahr|ejercicio|exercice|财年|财季", re.I)
 _COMPARED = re.compile(
     r"(?:from|than|over|compared (?:with|to)|versus|gegenüber|als|im vergleich zu\w*|frente a"
     r"|respecto a|par rapport à|比|较)\s*(?:the |dem |del |de l'|de )?(?:same period )?"
@@ -189,7 +226,10 @@ class Reported:
     quarters: frozenset[int]
     halves: frozenset[int]
     months: frozenset[int]  # 1-12
+    days: frozenset[str]  # "10-06" for Oct. 6, or a weekday ("wd2" for Tuesday)
+    full_year: bool  # "the whole year", "full-year", 全年
     per_unit: bool
+    total: bool  # said to be a total ("in total", "ingresos totales", 总)
     forecast: bool
 
 
@@ -221,19 +261,26 @@ def _reported(
     clause = _clause(sentence, figure)
     quarters = _ordinals(_QUARTER, clause) | _month_quarters(clause)
     halves, months = _halves(clause), _months(clause, figures)
-    years = _years(clause, figures, date) or _implied_year(date, quarters, halves, months)
+    years = _years(clause, figures, date)
+    if not years and not _FISCAL.search(clause):  # a fiscal quarter's year is the company's
+        years = _implied_year(date, quarters, halves, months)
     return Reported(
         figure=figure,
         answer_type=qtypes.figure_type(figure),
-        subjects=_names(sentence, lang) | _codes(title) | _implied(sentence, title, lang),
+        subjects=_names(_lead_in(sentence, figure), lang, title)
+        | _codes(title)
+        | _implied(sentence, title, lang),
         context=f"{sentence} {title}".casefold(),
         lang=lang,
-        measures=frozenset(m for m, cue in _MEASURES.items() if cue.search(near)),
+        measures=_measures(_measured(clause, figure, near), lang),
         years=years,
         quarters=quarters,
         halves=halves,
         months=months,
+        days=_days(clause, figures),
+        full_year=bool(_FULL_YEAR.search(clause)),
         per_unit=bool(_PER_UNIT.search(clause)),
+        total=bool(_TOTAL.search(clause)),
         forecast=_is_forecast(clause, figure, sentence),
     )
 
@@ -241,28 +288,138 @@ def _reported(
 # ------------------------------------------------------------------ the decision
 
 
-def difference(a: Reported, b: Reported) -> str | None:
-    """Why `a` and `b` are different quantities, or None when they are the same one."""
+FEATURES = (
+    "per unit vs total", "forecast vs actual", "different period", "two different subjects",
+    "a total vs a part",
+    "different measure", "a peak or opening vs a level", "value ratio (log10)",
+    "shared words", "same language",
+)  # fmt: skip
+
+
+def features(a: Reported, b: Reported) -> list[float]:
+    """What tells two figures of one unit apart, as numbers the quantity model weighs. The
+    rules each read one thing; how much each counts, and how far apart two values of one
+    quantity tend to be (2.1 vs 2.4 million, not 200,000 vs 2 million), is learned from the
+    labelled pairs."""
+    period = any(x and y and not x & y for x, y in _periods(a, b)) or _part_of_year(a, b)
+    only_a, only_b = _unmatched(a, b), _unmatched(b, a)
+    return [
+        float(a.per_unit != b.per_unit),
+        float(a.forecast != b.forecast),
+        float(period),
+        float(bool(only_a and only_b)),
+        float(a.total != b.total),
+        float(bool(a.measures and b.measures and not _related_measures(a.measures, b.measures))),
+        float(any((q in a.measures) != (q in b.measures) for q in QUALIFIERS)),
+        _log_ratio(a.figure, b.figure),
+        _shared_words(a, b),
+        float(a.lang == b.lang),
+    ]
+
+
+def _part_of_year(a: Reported, b: Reported) -> bool:
+    """A whole year against one of its quarters, halves or months."""
+
+    def part(x: Reported) -> bool:
+        return bool(x.quarters or x.halves or x.months) and not x.full_year
+
+    return (a.full_year and part(b)) or (b.full_year and part(a))
+
+
+def _periods(a: Reported, b: Reported) -> list[tuple[frozenset[Any], frozenset[Any]]]:
+    """Each kind of period both may name; a date and a weekday are not compared."""
+    dates_a, dates_b = ({d for d in x.days if not d.startswith("wd")} for x in (a, b))
+    return [(a.years, b.years), (a.quarters, b.quarters), (a.halves, b.halves),
+            (a.months, b.months), (frozenset(dates_a), frozenset(dates_b)),
+            (a.days - dates_a, b.days - dates_b)]  # fmt: skip
+
+
+MAX_LOG_RATIO = 3.0
+
+
+def _log_ratio(a: Figure, b: Figure) -> float:
+    if a.value <= 0 or b.value <= 0:
+        return MAX_LOG_RATIO
+    return min(MAX_LOG_RATIO, abs(math.log10(a.value / b.value)))
+
+
+def _shared_words(a: Reported, b: Reported) -> float:
+    """Share of the two sentences' (and headlines') words in common, read in English through
+    the dictionaries; 0.5 where a language has none (French)."""
+    from rag.retrieval import pivot
+
+    x, y = pivot.pivot_stems(a.context, a.lang), pivot.pivot_stems(b.context, b.lang)
+    if not x or not y:
+        return 0.5
+    return len(x & y) / len(x | y)
+
+
+@dataclass(frozen=True)
+class QuantityModel:
+    """Logistic regression over `features`: the probability that two figures of one unit
+    are the same quantity, and the threshold chosen on its training pairs for a stated
+    precision of the conflict decision."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    trained_on: tuple[str, ...] = ()
+    precision_target: float = 0.9
+
+    def probability(self, x: Sequence[float]) -> float:
+        z = sum((v - m) / s * w for v, m, s, w in zip(x, self.mean, self.scale, self.weights,
+                                                       strict=True)) + self.bias  # fmt: skip
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": list(FEATURES), **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QuantityModel:
+        if tuple(data.get("features", ())) != FEATURES:
+            raise RagError(
+                f"{MODEL_PATH.name} was fitted on other features; refit it: rag train-conflicts"
+            )
+        return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]),
+                   float(data["bias"]), float(data["threshold"]), tuple(data["trained_on"]),
+                   float(data["precision_target"]))  # fmt: skip
+
+
+MODEL_PATH = Path(__file__).with_name("quantity_model.json")
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> QuantityModel:
+    try:
+        return QuantityModel.from_json(json.loads(MODEL_PATH.read_text("utf-8")))
+    except (OSError, ValueError, KeyError) as err:
+        raise RagError(f"cannot read {MODEL_PATH}: {err}; refit it: rag train-conflicts") from err
+
+
+def same_quantity_probability(
+    a: Reported, b: Reported, model: QuantityModel | None = None
+) -> float:
+    """0 for figures of different units or answer types; else the model's probability."""
     if (a.figure.kind, a.figure.unit) != (b.figure.kind, b.figure.unit):
-        return "different unit"
+        return 0.0
     if a.answer_type != b.answer_type:
-        return "different measure type"
-    if (PEAK in a.measures) != (PEAK in b.measures):
-        return "a peak vs a level"
-    if a.measures and b.measures and not _related_measures(a.measures, b.measures):
-        return f"different measure ({', '.join(sorted(a.measures))} vs " \
-               f"{', '.join(sorted(b.measures))})"  # fmt: skip
-    if a.per_unit != b.per_unit:
-        return "per unit vs total"
-    if a.forecast != b.forecast:
-        return "forecast vs actual"
-    for name, x, y in (("year", a.years, b.years), ("quarter", a.quarters, b.quarters),
-                       ("half", a.halves, b.halves), ("month", a.months, b.months)):  # fmt: skip
-        if x and y and not x & y:
-            return f"different {name}"
-    if _different_subjects(a, b):
-        return "different subject"
-    return None
+        return 0.0
+    return (model or shipped_model()).probability(features(a, b))
+
+
+def difference(a: Reported, b: Reported, model: QuantityModel | None = None) -> str | None:
+    """Why `a` and `b` are different quantities (the first rule that fires, for a reader or a
+    log), or None when the model takes them for the same one."""
+    model = model or shipped_model()
+    p = same_quantity_probability(a, b, model)
+    if p >= model.threshold:
+        return None
+    if p == 0.0:
+        return "different unit"
+    fired = [name for name, v in zip(FEATURES[:7], features(a, b)[:7], strict=True) if v]
+    return fired[0] if fired else f"values too far apart (p={p:.2f})"
 
 
 def _related_measures(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -276,38 +433,48 @@ def _specific(measures: frozenset[str]) -> frozenset[str]:
     return measures - {_PARENT[m] for m in measures if m in _PARENT}
 
 
-def same_quantity(a: Reported, b: Reported) -> bool:
-    return difference(a, b) is None
+def same_quantity(a: Reported, b: Reported, model: QuantityModel | None = None) -> bool:
+    model = model or shipped_model()
+    return same_quantity_probability(a, b, model) >= model.threshold
 
 
-def conflicts(a: Reported, b: Reported) -> bool:
+def conflicts(a: Reported, b: Reported, model: QuantityModel | None = None) -> bool:
     """The same quantity with different values: what "sources differ" means."""
-    return same_quantity(a, b) and not _same_value(a.figure, b.figure)
+    return not same_value(a.figure, b.figure) and same_quantity(a, b, model)
 
 
-def agrees(a: Reported, b: Reported) -> bool:
-    return same_quantity(a, b) and _same_value(a.figure, b.figure)
+def agrees(a: Reported, b: Reported, model: QuantityModel | None = None) -> bool:
+    return same_value(a.figure, b.figure) and same_quantity(a, b, model)
 
 
-def _same_value(a: Figure, b: Figure) -> bool:
+def same_value(a: Figure, b: Figure) -> bool:
     return a.same_value(b) or a.covers(b) or b.covers(a)
-
-
-def _different_subjects(a: Reported, b: Reported) -> bool:
-    """Each names someone the other does not, read across scripts: Alibaba's orders and
-    Tencent's. A name only one of them gives (the source, a place) does not make two
-    subjects; "the company" is read as whoever its headline names."""
-    return bool(_unmatched(a, b) and _unmatched(b, a))
 
 
 def _unmatched(a: Reported, b: Reported) -> set[str]:
     """The names of `a` that `b`'s sentence and headline do not write in any script. An
     acronym is left out across languages, where it changes (ECB is BCE in French, OPEC Opep)."""
+    across = a.lang != b.lang
     return {
         n for n in a.subjects
-        if not (a.lang != b.lang and _ACRONYM.fullmatch(n) and not _CODE.fullmatch(n))
-        and not any(_written_in(f, b.context) for f in _spellings(n))
+        if not any(_written_in(f, b.context) for f in _spellings(n, a.lang, b.lang))
+        and not (across and _translated(n, a.lang, b.lang))
     }  # fmt: skip
+
+
+def _translated(name: str, lang: str, other: str) -> bool:
+    """A name that the other side's language writes differently, so not finding it there says
+    nothing: an acronym (ECB is BCE in French) or a word the dictionary translates into that
+    language (Labor Department is Departamento de Trabajo; Germany, found as Alemania, is
+    matched before this is asked). A company's name (Commerzbank, Uber) is written alike in
+    every language, so it must be found."""
+    if _CODE.fullmatch(name) or " " in name:
+        return False
+    if _ACRONYM.fullmatch(name):
+        return True
+    from rag.retrieval import freedict
+
+    return bool(freedict.glosses(name, lang, other, 1))
 
 
 _ACRONYM = re.compile(r"[a-z]{2,5}\+?")
@@ -319,9 +486,9 @@ def _written_in(spelling: str, context: str) -> bool:
     so China is read in Chinese and Germany in German."""
     if langmod.has_cjk(spelling):  # 中国籍 (Chinese) is read in 中国, 苹果公司 in 苹果
         bare = re.sub(r"(公司|集团)$", "", spelling)
-        return bare[: max(2, len(bare) - 1)] in context
+        return bare[: max(2, min(4, len(bare) - 1))] in context
     if _CODE.fullmatch(spelling):
-        return re.search(rf"(?<![a-z0-9]){re.escape(spelling)}(?![a-z0-9])", context) is not None
+        return re.search(rf"(?<![a-z0-9]){re.escape(spelling)}s?(?![a-z0-9])", context) is not None
     stem = spelling[: max(4, len(spelling) - 2)] if len(spelling) >= 5 else spelling
     return re.search(rf"(?<![^\W\d_])(?<![0-9]){re.escape(stem)}", _latin(context)) is not None
 
@@ -332,6 +499,38 @@ def _latin(text: str) -> str:
 
 
 # ------------------------------------------------------------------ reading a sentence
+
+
+# Qualifiers a figure either has or lacks: a day's high is not where it ended, a film's opening
+# week not its whole run, said or not.
+QUALIFIERS = ("peak", "opening", "capacity")
+
+
+def _measured(clause: str, figure: Figure, near: str) -> str:
+    """Where what a figure measures is named: its clause up to a little past it ("Das
+    bereinigte Ebitda des Konzerns erreichte ... 1,39 Milliarden Euro"), and the words around it."""
+    at = clause.find(figure.text)
+    upto = clause[: at + len(figure.text) + 30] if at >= 0 else ""
+    return f"{upto} {near}"
+
+
+def _measures(near: str, lang: str) -> frozenset[str]:
+    """The measured things named near a figure; in German also inside compounds
+    (Bruttobestellungen are orders)."""
+    if lang == "de":
+        near += " " + " ".join(w[i:] for w in re.findall(r"\w{8,}", near)
+                               for i in range(3, len(w) - 4))  # fmt: skip
+    return frozenset(m for m, cue in _MEASURES.items() if cue.search(near))
+
+
+def _lead_in(sentence: str, figure: Figure) -> str:
+    """The sentence up to the figure and the words right after it: who reported or did it
+    ("Heineken's beer volume fell 1.2%", "1.2 million iPhones"). Names further on are
+    where or from whom ("weighed down by Europe", "from the Pilbara", "said the ministry")."""
+    end = figure.end + (6 if langmod.has_cjk(sentence) else 20)
+    while end < len(sentence) and sentence[end - 1].isalpha() and sentence[end].isalpha():
+        end += 1  # to the end of the word
+    return sentence[:end]
 
 
 def _near(sentence: str, figure: Figure) -> str:
@@ -422,6 +621,41 @@ def _months(clause: str, figures: Sequence[Figure]) -> frozenset[int]:
     return frozenset(out - {0})
 
 
+_MONTH_ABBREVIATION = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DAY = re.compile(
+    rf"\b(?P<m1>{_MONTH_ABBREVIATION})\.?\s+(?P<d1>[0-3]?\d)\b(?!\s*[,.]?\s*(?:19|20)\d\d)"
+    rf"|\b(?P<d2>[0-3]?\d)(?:er|st|nd|rd|th)?\.?\s+(?:de\s+)?(?P<m2>{_MONTH_ABBREVIATION})\b"
+    r"|(?P<m3>1[0-2]|0?[1-9])月(?P<d3>[0-3]?\d)日",
+    re.IGNORECASE,
+)
+_WEEKDAYS = (
+    ("monday", "montag", "lunes", "lundi", "周一", "星期一"),
+    ("tuesday", "dienstag", "martes", "mardi", "周二", "星期二"),
+    ("wednesday", "mittwoch", "miércoles", "mercredi", "周三", "星期三"),
+    ("thursday", "donnerstag", "jueves", "jeudi", "周四", "星期四"),
+    ("friday", "freitag", "viernes", "vendredi", "周五", "星期五"),
+    ("saturday", "samstag", "sábado", "samedi", "周六", "星期六"),
+    ("sunday", "sonntag", "domingo", "dimanche", "周日", "星期日"),
+)
+
+
+def _days(clause: str, figures: Sequence[Figure]) -> frozenset[str]:
+    """The day a clause dates its figure by: a date (Oct. 6, 7. Oktober, 10月6日) or a
+    weekday (Monday, Dienstag). Two figures of different days are different closes."""
+    days = {f"{int(f.value) // 100 % 100:02d}-{int(f.value) % 100:02d}" for f in figures
+            if f.kind == "date" and int(f.value) % 100 and f.text in clause}  # fmt: skip
+    for m in _DAY.finditer(clause):
+        month = m.group("m1") or m.group("m2") or m.group("m3")
+        day = int(m.group("d1") or m.group("d2") or m.group("d3"))
+        number = int(month) if month.isdigit() else MONTHS.get(month.casefold(), 0)
+        if number and 1 <= day <= 31:
+            days.add(f"{number:02d}-{day:02d}")
+    lowered = clause.casefold()
+    days |= {f"wd{i}" for i, names in enumerate(_WEEKDAYS)
+             if any(re.search(rf"(?<![^\W\d_]){n}", lowered) for n in names)}  # fmt: skip
+    return frozenset(days)
+
+
 def _halves(text: str) -> frozenset[int]:
     out = set()
     for m in _HALF.finditer(text):
@@ -430,34 +664,71 @@ def _halves(text: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def _names(text: str, lang: str) -> frozenset[str]:
+def _names(text: str, lang: str, title: str = "") -> frozenset[str]:
     """The names a text gives, casefolded, sources cited ("according to Reuters") left out."""
     cited = {
         w.strip(".,").casefold() for m in _ATTRIBUTION.finditer(text) for w in m.group(1).split()
     }
-    if langmod.has_cjk(text):
-        found = _cjk_names(text)
-    else:
-        found = [w for i, w in enumerate(_LATIN_WORD.findall(text)) if _latin_name(w, i, lang)]
-    words = {w.removesuffix("'s").removesuffix("’s").casefold() for n in found for w in n.split()}
-    return frozenset(w for w in words if w not in cited and w not in _NOT_NAMES
-                     and not _is_figure_word(w))  # fmt: skip
+    found = _cjk_names(text) if langmod.has_cjk(text) else _latin_names(text, lang, title)
+    names = {n.removesuffix("'s").removesuffix("’s").rstrip("'’").casefold() for n in found}
+    return frozenset(n for n in names if n not in cited and not _is_figure_word(n)
+                     and not set(re.split(r"[-–\s]", n)) <= _NOT_NAMES)  # fmt: skip
+
+
+def _latin_names(text: str, lang: str, title: str = "") -> list[str]:
+    """Capitalised words and codes; a run of two or three that CC-CEDICT names as one (Rio
+    Tinto, Deutsche Bank, China Mobile) stays one name, so it is matched in any script."""
+    from rag.retrieval import dictionary
+
+    words = _LATIN_WORD.findall(text)
+    found: list[str] = []
+    taken: set[int] = set()
+    for i in range(len(words)):
+        for n in (3, 2):
+            run = words[i : i + n]
+            if (
+                len(run) == n
+                and not taken & set(range(i, i + n))
+                and all(w[0].isupper() for w in run)
+                and dictionary.en_to_zh(" ".join(run))
+            ):
+                found.append(" ".join(run))
+                taken |= set(range(i, i + n))
+                break  # fmt: skip
+    headline = set(_LATIN_WORD.findall(title))
+    return found + [w for i, w in enumerate(words)
+                    if i not in taken and _latin_name(w, i, lang, w in headline)]  # fmt: skip
 
 
 _LATIN_WORD = re.compile(r"(?:[ldLD]['’])?([^\W_][\w'’+.-]*[\w+]|[^\W_])")
 
 
-def _latin_name(word: str, position: int, lang: str) -> bool:
+def _latin_name(word: str, position: int, lang: str, in_headline: bool = False) -> bool:
     """A capitalised word or a code inside a sentence; its first word only when it reads as
     a name anywhere (Alibaba, H200). German capitalises every noun: there a word the German
     dictionary translates (Konzern, Stellen) is a noun, not a name."""
     if _is_figure_word(word) or not (word[0].isupper() or _CODE.fullmatch(word)):
         return False
-    if position == 0 and not _is_name(word):
+    if _is_name(word):
+        return True
+    if word.casefold() in stopwords(lang):
         return False
-    if lang == "de" and not (_CODE.fullmatch(word) or word.isupper() or _is_name(word)):
+    if lang == "de":
         return not any(_german_noun(part) for part in word.split("-"))
+    if position == 0:  # capitalised anyway: a name if the headline also gives it, or if no
+        return in_headline or _unknown_word(word, lang)  # dictionary knows the word
     return True
+
+
+def _unknown_word(word: str, lang: str) -> bool:
+    """Neither a stopword nor a word the language's dictionary translates (Kering, Brent
+    yes; The, Shares, Los no). French, with no dictionary here, names nothing this way."""
+    from rag.retrieval import freedict
+
+    bare = word.strip("'’").casefold()
+    if lang not in ("en", "de", "es") or bare in stopwords(lang):
+        return False
+    return not freedict.glosses(bare, lang, "de" if lang == "en" else "en", 1)
 
 
 def _german_noun(word: str) -> bool:
@@ -465,7 +736,7 @@ def _german_noun(word: str) -> bool:
     part of five letters or more."""
     from rag.retrieval import freedict
 
-    tails = (word, *(word[i:].capitalize() for i in range(3, len(word) - 4)))
+    tails = (word, *(word[i:].capitalize() for i in range(3, len(word) - 5)))
     return any(freedict.glosses(t, "de", "en", 1) for t in tails)
 
 
@@ -473,8 +744,9 @@ def _cjk_names(text: str) -> list[str]:
     """Chinese proper names CC-CEDICT knows, and the Latin-script names written inside."""
     from rag.retrieval import dictionary
 
-    latin = re.findall(r"[A-Za-z][A-Za-z0-9+-]*", text)
-    return [w for w in latin if any(c.isupper() for c in w) or _CODE.fullmatch(w)] + [
+    latin = re.findall(r"[A-Za-z0-9][A-Za-z0-9+-]*", text)
+    return [w for w in latin if re.search("[A-Za-z]", w)
+            and (any(c.isupper() for c in w) or _CODE.fullmatch(w))] + [
         w for w in dictionary.segment_zh(text)
         if len(w) >= 2 and langmod.has_cjk(w) and dictionary.is_proper_name_zh(w)
     ]  # fmt: skip
@@ -505,7 +777,7 @@ def _is_name(word: str) -> bool:
     acronym, a possessive, or a name with a Chinese form (Alibaba → 阿里巴巴)."""
     from rag.retrieval import dictionary
 
-    bare = word.removesuffix("'s").removesuffix("’s")
+    bare = word.removesuffix("'s").removesuffix("’s").rstrip("'’")
     return (
         bool(re.search(r"\d", bare) and re.search(r"[A-Za-z]", bare))
         or (bare.isupper() and len(bare) >= 2)
@@ -531,57 +803,31 @@ _UNIT_WORDS = frozenset(
 
 
 # Capitalised words that are not anyone: months, days, and words every sentence may begin with.
-_NOT_NAMES = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "the",
-        "a",
-        "an",
-        "in",
-        "on",
-        "at",
-        "its",
-        "it",
-        "this",
-        "that",
-        "der",
-        "die",
-        "das",
-        "el",
-        "la",
-        "los",
-        "las",
-        "le",
-        "les",
-        "un",
-        "une",
-        "ein",
-        "eine",
-    ]
-)
+_NOT_NAMES = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag",
+    "sonntag", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "okt", "dez", "teu",
+    "the", "a", "an", "in", "on", "at", "its", "it", "this", "that", "der", "die", "das", "el",
+    "la", "los", "las", "le", "les", "un", "une", "ein", "eine",
+})  # fmt: skip
 
 
 @lru_cache(maxsize=20_000)
-def _spellings(name: str) -> frozenset[str]:
-    """A name's forms in every script (腾讯 and tencent), casefolded."""
-    from rag.retrieval import dictionary
+def _spellings(name: str, lang: str, other: str) -> frozenset[str]:
+    """A name's forms in every script (腾讯 and tencent) and, where a dictionary translates it,
+    in the other side's language and in English (Germany is Alemania, España is Spain),
+    casefolded. A code is also read in the plural (PS5s)."""
+    from rag.retrieval import dictionary, freedict
 
-    return frozenset({name.casefold(), *(v.casefold() for v in dictionary.name_variants(name))})
+    forms = {name.casefold(), *(v.casefold() for v in dictionary.name_variants(name))}
+    place = re.sub(r"(?<=..)[市省县区港镇]$", "", name)  # 佛山市 is 佛山, Foshan
+    if place != name:
+        forms |= {place, *(v.casefold() for v in dictionary.name_variants(place))}
+    if _CODE.fullmatch(name) and name.endswith("s") and name[-2].isdigit():
+        forms.add(name[:-1].casefold())
+    for target in {other, "en"} - {lang}:
+        forms.update(g.casefold() for g in freedict.glosses(name, lang, target, 2))
+    return frozenset(forms)

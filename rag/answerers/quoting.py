@@ -102,7 +102,7 @@ def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], la
     if not groups:
         return ""
     values = []
-    for value in groups[0]:
+    for value in by_support(groups[0]):
         first = value[0]
         marks = "".join(f"[{n}]" for n in dict.fromkeys(r.citation for r in value))
         values.append(f"{first.text} {marks}")
@@ -168,6 +168,12 @@ def same_quantity_values(figures: Sequence[CitedFigure]) -> list[list[list[Cited
     return out
 
 
+def by_support(values: list[list[CitedFigure]]) -> list[list[CitedFigure]]:
+    """A quantity's values, the one most articles give first: two outlets' 192GB before one
+    leaked 96GB, whichever ranked higher."""
+    return sorted(values, key=lambda v: -len({f.doc_id for f in v}))
+
+
 def _alike(a: CitedFigure, b: CitedFigure) -> bool:
     x, y = a.quantity.figure, b.quantity.figure
     return x.same_value(y) or x.covers(y) or y.covers(x)
@@ -190,7 +196,8 @@ def figure_conflicts(citations: list[Citation], kind: str | None = None) -> list
     are different quantities (per company vs total, 2025 vs 2026, Alibaba vs Tencent) are not a
     disagreement."""
     conflicts = []
-    for values in same_quantity_values(lead_figures(citations, kind)):
+    for quantity in same_quantity_values(lead_figures(citations, kind)):
+        values = by_support(quantity)
         docs = [{f.doc_id for f in v} for v in values]
         if len(values) < 2 or len(set().union(*docs)) < 2:
             continue
@@ -212,7 +219,7 @@ def figure_agreements(citations: list[Citation], kind: str | None) -> list[dict[
     """Values that several cited articles give alike for one quantity: the lead one first."""
     out = []
     for values in same_quantity_values(lead_figures(citations, kind)):
-        for v in values:
+        for v in by_support(values):
             docs = {f.doc_id for f in v}
             if len(docs) > 1:
                 out.append({"text": v[0].text, "sources": len(docs),

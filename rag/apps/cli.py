@@ -99,6 +99,32 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--pairs", default="all", help="with --xquad: pairs, e.g. en-zh,de-de")
     ev.add_argument("--limit", type=int, default=None, help="with --xquad: first N paragraphs")
 
+    ec = sub.add_parser(
+        "eval-conflicts",
+        help="the 'sources differ' decision on labelled figure pairs (eval/conflicts/*.jsonl)",
+    )
+    ec.add_argument(
+        "sets", nargs="*", type=Path, help="pair files (default: all in eval/conflicts)"
+    )
+    ec.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
+    ec.add_argument("--errors", action="store_true", help="also print each pair decided wrongly")
+
+    tc = sub.add_parser(
+        "train-conflicts",
+        help="fit the quantity model (is it one quantity?) on labelled figure pairs",
+    )
+    tc.add_argument(
+        "sets", nargs="*", type=Path, help="pair files (default: all in eval/conflicts)"
+    )
+    tc.add_argument(
+        "--hold-out", action="append", default=[], metavar="NAME",
+        help="a set (file stem) left out of fitting and scored after; repeat for several",
+    )  # fmt: skip
+    tc.add_argument(
+        "--precision", type=float, default=None, help="stated precision of the decision (0.9)"
+    )
+    tc.add_argument("--model", type=Path, default=None, help="where to write the model file")
+
     tr = sub.add_parser("train-scorer", help="fit the answer scorer on XQuAD's training articles")
     tr.add_argument("--pairs", default="all", help="QUESTIONS-PARAGRAPHS pairs (default: all 16)")
     tr.add_argument("--limit", type=int, default=None, help="first N paragraphs only (of 240)")
@@ -515,6 +541,44 @@ def cmd_eval(args: argparse.Namespace) -> None:
             _gate(args, section, summaries)
 
 
+def cmd_eval_conflicts(args: argparse.Namespace) -> None:
+    from rag.evaluation import conflict_pairs
+
+    sets = args.sets or conflict_pairs.default_sets()
+    reports = {path.stem: conflict_pairs.evaluate(path) for path in sets}
+    for line in conflict_pairs.table(reports, args.errors):
+        print(line)
+    print(f"report: {conflict_pairs.write_report(reports, args.out)}")
+
+
+def cmd_train_conflicts(args: argparse.Namespace) -> None:
+    from rag.answerers import quantities
+    from rag.evaluation import conflict_pairs
+
+    sets = args.sets or conflict_pairs.default_sets()
+    unknown = set(args.hold_out) - {p.stem for p in sets}
+    if unknown:
+        raise InputError(f"no pair set named {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(p.stem for p in sets)}")  # fmt: skip
+    train = [p for p in sets if p.stem not in args.hold_out]
+    if not train:
+        raise InputError("every set is held out; leave at least one to fit on")
+    print("leave one set out (each scored by a model fitted on the other training sets):")
+    for line in conflict_pairs.table(conflict_pairs.leave_one_set_out(train)):
+        print(f"  {line}")
+    model = conflict_pairs.fit(train, args.precision or conflict_pairs.PRECISION)
+    path = args.model or quantities.MODEL_PATH
+    path.write_text(json.dumps(model.to_json(), indent=2) + "\n", "utf-8")
+    print(f"model: {path} (fitted on {', '.join(model.trained_on)}; threshold "
+          f"{model.threshold:.3f} for precision {model.precision_target})")  # fmt: skip
+    held = [p for p in sets if p.stem in args.hold_out]
+    if held:
+        print("held out:")
+        reports = {p.stem: conflict_pairs.evaluate(p, model) for p in held}
+        for line in conflict_pairs.table(reports):
+            print(f"  {line}")
+
+
 def _eval_xquad(args: argparse.Namespace, folder: Path, embedder_name: str) -> dict[str, Any]:
     """End-to-end XQuAD answering on the held-out articles with the shipped answer model."""
     from rag.answerers.scorer import load_model
@@ -791,6 +855,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "search": cmd_search,
     "ask": cmd_ask,
     "eval": cmd_eval,
+    "eval-conflicts": cmd_eval_conflicts,
+    "train-conflicts": cmd_train_conflicts,
     "bench": cmd_bench,
     "train-scorer": cmd_train_scorer,
     "train-embedder": cmd_train_embedder,

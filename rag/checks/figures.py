@@ -48,6 +48,7 @@ CURRENCY_SUFFIX = {
     "cny": "CNY", "new taiwan dollars": "TWD", "taiwan dollars": "TWD", "taiwan-dollar": "TWD",
     "twd": "TWD", "新台币": "TWD", "元新台币": "TWD", "euros": "EUR", "euro": "EUR", "eur": "EUR",
     "€": "EUR",
+    "yen": "JPY", "won": "KRW", "日元": "JPY", "韩元": "KRW", "円": "JPY",
     "美元": "USD", "港元": "HKD", "港币": "HKD", "人民币": "CNY", "元": "CNY", "欧元": "EUR",
 }  # fmt: skip
 _PERCENT = {"%", "％", "percent", "per cent", "por ciento", "prozent", "pour cent", "pct"}

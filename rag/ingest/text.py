@@ -242,7 +242,7 @@ def _stemmer(lang: str) -> Any:
 
 
 @lru_cache(maxsize=32)
-def _stopwords(lang: str) -> frozenset[str]:
+def stopwords(lang: str) -> frozenset[str]:
     if lang not in _STOPWORD_LISTS:
         return frozenset()
     import bm25s.stopwords
@@ -297,7 +297,7 @@ def lexical_tokens(text: str, langs: Iterable[str]) -> list[str]:
             tokens.append(_NUMBER_SEPARATORS.sub("", match.group("num")))
         else:
             words.append(match.group("word"))
-    stop = frozenset().union(*(_stopwords(lang) for lang in langs))
+    stop = frozenset().union(*(stopwords(lang) for lang in langs))
     kept = [w for w in words if w not in stop]
     for lang in langs:
         stemmer = _stemmer(lang)

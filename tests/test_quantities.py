@@ -56,6 +56,20 @@ def test_the_conflict_decision_on_topics_it_was_not_fitted_on() -> None:
         assert before["precision"] < 0.5  # the sets hold real look-alikes
 
 
+def test_the_conflict_decision_on_a_held_out_pair_set() -> None:
+    """The shipped model on the pair set written after it was fitted, by a helper that saw
+    neither the code nor the other sets (heldout5, 80 pairs, 88% cross-language). Measured:
+    precision 0.72, recall 0.72; the unit-only rule before: 0.44 / 1.00. The issue's targets
+    (0.95 / 0.90) are not met; gated a little under what was measured."""
+    trained = set(quantities.shipped_model().trained_on)
+    held = [p for p in sorted(PAIRS.glob("*.jsonl")) if p.stem not in trained]
+    assert [p.stem for p in held] == ["heldout5"]
+    report = conflict_pairs.evaluate(held[0])
+    now, before = report.scores(), report.scores("before")
+    assert now["precision"] >= 0.68 and now["recall"] >= 0.68, now
+    assert now["precision"] > before["precision"] + 0.2
+
+
 def _one(sentence: str, lang: str, title: str = "", date: str | None = None) -> quantities.Reported:
     (first, *_) = quantities.reported_figures(sentence, lang, title, date)
     return first

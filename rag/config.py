@@ -134,7 +134,7 @@ class ExtractiveSettings:
 
     max_sentences: int = 3
     duplicate_cosine: float = 0.95
-    conflict_ratio: float = 0.5  # another article's differing figure must be this probable
+    conflict_ratio: float = 0.5  # another article's related figure must be this probable
 
 
 DEFAULT_ENCODING = "o200k_base"

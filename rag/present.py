@@ -102,7 +102,8 @@ def present(answer: Answer, article: Callable[[str], Article]) -> AnswerView:
     if direct and agreement and segments:
         # said beside the value it backs, after the figure check (its count is ours, not a
         # figure an article gives)
-        segments.insert(1, Segment(agreement.text, agreement.citations, True))
+        at = next((i + 1 for i, x in enumerate(segments) if x.text == direct), 1)
+        segments.insert(at, Segment(agreement.text, agreement.citations, True))
         text = f"{direct} {agreement.text}{answer.answer[len(direct) :]}"
     return AnswerView(
         answer=text,

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from rag import lang as langmod
-from rag.answerers import quantities
+from rag.answerers import quantities, quoting
+from rag.answers import Citation
 from rag.apps import slack_blocks
 from rag.evaluation import conflict_pairs
 from rag.ingest import corpus
@@ -38,17 +39,19 @@ def _training_sets() -> list[Path]:
 
 
 def test_the_shipped_quantity_model_is_what_its_pair_sets_fit() -> None:
-    """`rag train-conflicts --hold-out heldout4` reproduces the shipped file."""
+    """`rag train-conflicts --hold-out heldout5` reproduces the shipped file."""
     shipped = quantities.shipped_model()
     refit = conflict_pairs.fit(_training_sets(), shipped.precision_target)
-    assert refit.weights == pytest.approx(shipped.weights, abs=1e-6)
-    assert refit.threshold == pytest.approx(shipped.threshold, abs=1e-6)
+    for name in ("mean", "scale", "weights"):
+        assert getattr(refit, name) == pytest.approx(getattr(shipped, name), abs=1e-6), name
+    assert (refit.bias, refit.threshold) == pytest.approx((shipped.bias, shipped.threshold))
+    assert refit.trained_on == shipped.trained_on
 
 
 @pytest.mark.slow
 def test_the_conflict_decision_on_topics_it_was_not_fitted_on() -> None:
-    """Each training set scored by a model fitted on the others (measured: precision 0.80 to
-    1.00, recall 0.83 to 0.97; the unit-only rule before: precision 0.45), gated a little
+    """Each training set scored by a model fitted on the others (measured: precision 0.84 to
+    0.94, recall 0.86 to 1.00; the unit-only rule before: precision 0.45), gated a little
     under what was measured."""
     for name, report in conflict_pairs.leave_one_set_out(_training_sets()).items():
         now, before = report.scores(), report.scores("before")
@@ -59,14 +62,15 @@ def test_the_conflict_decision_on_topics_it_was_not_fitted_on() -> None:
 def test_the_conflict_decision_on_a_held_out_pair_set() -> None:
     """The shipped model on the pair set written after it was fitted, by a helper that saw
     neither the code nor the other sets (heldout5, 80 pairs, 88% cross-language). Measured:
-    precision 0.72, recall 0.72; the unit-only rule before: 0.44 / 1.00. The issue's targets
-    (0.95 / 0.90) are not met; gated a little under what was measured."""
+    precision 0.76, recall 0.78 (0.72 / 0.72 before the review's fixes); the unit-only rule
+    before: 0.44 / 1.00. The issue's targets (0.95 / 0.90) are not met; gated a little under
+    what was measured."""
     trained = set(quantities.shipped_model().trained_on)
     held = [p for p in sorted(PAIRS.glob("*.jsonl")) if p.stem not in trained]
     assert [p.stem for p in held] == ["heldout5"]
     report = conflict_pairs.evaluate(held[0])
     now, before = report.scores(), report.scores("before")
-    assert now["precision"] >= 0.68 and now["recall"] >= 0.68, now
+    assert now["precision"] >= 0.72 and now["recall"] >= 0.74, now
     assert now["precision"] > before["precision"] + 0.2
 
 
@@ -76,23 +80,39 @@ def _one(sentence: str, lang: str, title: str = "", date: str | None = None) -> 
 
 
 def test_look_alikes_are_different_quantities_and_scripts_do_not_matter() -> None:
+    """Each look-alike is told apart by the reading it is about, and a name is matched in
+    either script."""
     total = _one("Chinese firms have ordered 2 million H200 chips for 2026.", "en")
     each = _one("Alibaba and ByteDance are ready to order 200,000 Nvidia chips each.", "en")
     assert quantities.difference(total, each) == "per unit vs total"
     alibaba = _one("Alibaba ordered 200,000 H200 chips.", "en")
-    assert quantities.difference(alibaba, _one("腾讯订购了30万颗H200芯片。", "zh")) == (
-        "two different subjects"
-    )
+    tencent = _one("腾讯订购了30万颗H200芯片。", "zh")
+    assert quantities.difference(alibaba, tencent) == "two different subjects"
     assert quantities.conflicts(alibaba, _one("阿里巴巴订购了30万颗H200芯片。", "zh"))
     assert quantities.agrees(alibaba, _one("阿里巴巴订购了20万颗H200芯片。", "zh"))
-    peak = _one("In Hongkong kletterte das Papier in der Spitze um 4,8 %.", "de")
-    assert quantities.difference(peak, _one("Alibaba's stock surged 6.35% in Hong Kong.", "en"))
+    peak = _one("Alibaba's shares rose as much as 4.8% in Hong Kong.", "en")
+    close = _one("Alibaba's shares rose 6.35% in Hong Kong.", "en")
+    assert quantities.difference(peak, close) == "a peak, opening or capacity vs a level"
     q3 = _one("Revenue was $51.2 billion in the third fiscal quarter.", "en")
-    assert quantities.difference(q3, _one("Revenue was $41.1 billion in the second quarter.", "en"))
+    q2 = _one("Revenue was $41.1 billion in the second quarter.", "en")
+    assert quantities.difference(q3, q2) == "different period"
     plan = _one("Intel expects revenue of $13.5 billion in the fourth quarter.", "en")
-    assert quantities.difference(
-        plan, _one("Intel's revenue was $12.9 billion in the fourth quarter.", "en")
-    )
+    actual = _one("Intel's revenue was $12.9 billion in the fourth quarter.", "en")
+    assert quantities.difference(plan, actual) == "forecast vs actual"
+    rose, fell = (_one(f"Alibaba's shares {verb} 5% on Monday.", "en") for verb in ("rose", "fell"))
+    assert not quantities.agrees(rose, fell) and quantities.agrees(rose, rose)
+
+
+def test_a_name_is_matched_as_a_word_and_a_currency_is_no_name() -> None:
+    """Intel is not "interest", and "U.S." or "HK" are names, not the currencies US$ and HK$."""
+    intel = _one("Intel's revenue was $12.9 billion in the third quarter.", "en")
+    rates = _one("Interest income was $14.1 billion in the third quarter.", "en")
+    assert "intel" in intel.subjects
+    us = _one("U.S. GDP grew 2.1% in the third quarter.", "en")
+    china = _one("China's GDP grew 4.8% in the third quarter.", "en")
+    assert quantities.difference(us, china) == "two different subjects"
+    assert not quantities._written_in("intel", rates.context)
+    assert quantities._written_in("china", "chinese firms")  # a stem with a short ending
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +189,22 @@ def test_the_page_does_not_call_a_look_alike_a_conflict(page: str, driver: Any) 
         assert find(driver, ".evidence table.conflicts") == []
         assert "The sources differ" not in evidence
         screenshot(driver, "lookalike")
+
+
+def test_an_untrusted_article_corroborates_nothing_and_makes_no_majority() -> None:
+    """Two trusted outlets give 192GB, one trusted leak 96GB, and two planted articles 96GB:
+    192GB stays the value most sources give, 96GB is the minority, and only the trusted
+    articles are counted."""
+
+    def cited(n: int, doc: str, gb: int, untrusted: bool = False) -> Citation:
+        quote = f"The H300 has {gb}GB of HBM4 memory."
+        return Citation(n, doc, f"{doc}: the H300", "2026-03-01", "en", quote, 0, len(quote),
+                        untrusted)  # fmt: skip
+
+    citations = [cited(1, "plant1", 96, True), cited(2, "plant2", 96, True), cited(3, "wire", 192),
+                 cited(4, "daily", 192), cited(5, "leak", 96)]  # fmt: skip
+    groups = quoting.same_quantity_values(quoting.lead_figures(citations, "measure"))
+    (conflict,) = quoting.figure_conflicts(groups)
+    support = {v["text"]: (v["sources"], v["minority"]) for v in conflict["values"]}
+    assert support == {"192GB": (2, False), "96GB": (1, True)}
+    assert [a["text"] for a in quoting.figure_agreements(groups)] == ["192GB"]

@@ -69,8 +69,19 @@ def test_conflicts_are_a_table_and_unverified_parts_are_marked(seed_rag: RAG) ->
     from rag.present import present
 
     answer = seed_rag.ask("How many H200 chips will Chinese companies order?")
-    panel = web.evidence_html(present(answer, seed_rag.index.article))
+    # per company vs in total: both quoted, no "sources differ" (issue 20)
+    assert "<table class='conflicts'>" not in web.evidence_html(
+        present(answer, seed_rag.index.article)
+    )
+    first, second = answer.citations[:2]
+    values = [{"text": "2 million", "citation": first.n, "doc_id": first.doc_id,
+               "date": first.date, "sources": 2, "minority": False},
+              {"text": "200,000", "citation": second.n, "doc_id": second.doc_id,
+               "date": second.date, "sources": 1, "minority": True}]  # fmt: skip
+    differing = replace(answer, conflicts=[{"unit": None, "kind": "number", "values": values}])
+    panel = web.evidence_html(present(differing, seed_rag.index.article))
     assert "<table class='conflicts'>" in panel and "<td>2 million</td>" in panel
+    assert "minority (one source)" in panel
     flagged = replace(
         answer,
         answer="They order 3 million chips.",

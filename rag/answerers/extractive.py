@@ -16,15 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import lang as langmod
-from rag.answerers import qtypes, quantities, scorer
+from rag.answerers import qtypes, scorer
 from rag.answerers.base import Answerer
 from rag.answerers.quoting import asked_figure_type, newest_first, quoted_answer
 from rag.answerers.scorer import AnswerModel, Candidate, load_model
 from rag.answers import Answer, Evidence
+from rag.checks.figures import extract
 from rag.config import ExtractiveSettings
 from rag.stores.base import Sentence
 
-MAX_SAME_QUANTITY = 3  # sentences of other articles quoted for a conflict or corroboration
+MAX_RELATED = 3  # sentences of other articles quoted beside the pick: a conflict, a
+# corroboration or a related figure
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,9 @@ class ExtractiveAnswerer(Answerer):
             ranked, note = newest_first([c for c in pool if c.score >= floor], ranked, evidence)
             notes.append(note)
         untrusted = evidence.index.untrusted_doc_ids
-        if ranked[0].sentence.doc_id not in untrusted:
-            pool = [c for c in pool if c.sentence.doc_id not in untrusted]
+        if ranked[0].sentence.doc_id not in untrusted:  # a trusted lead: untrusted text adds
+            pool = [c for c in pool if c.sentence.doc_id not in untrusted]  # nothing to it
+            ranked = [c for c in ranked if c.sentence.doc_id not in untrusted]
         kind = asked_figure_type(context.type_probs)
         chosen = ranked + self._related_figures(pool, ranked, evidence, kind)
         confidence = round(decision.confidence, 4)
@@ -131,34 +134,29 @@ class ExtractiveAnswerer(Answerer):
         one's kind and unit: a different value of the same quantity (141GB vs 96GB) is shown
         beside the pick, not dropped; the same value from another source corroborates it; and
         a related figure (200,000 per company beside 2 million in total) is quoted too, which
-        the conflict check then does not call a disagreement."""
-        picked = [r for c in chosen for r in self._reported(c, evidence, kind)]
+        the conflict check (`quantities`) then does not call a disagreement."""
+        picked = {u for c in chosen for u in self._units(c, evidence, kind)}
         docs = {c.sentence.doc_id for c in chosen}
         ids = {c.sentence.sentence_id for c in chosen}
         floor = self.settings.conflict_ratio * chosen[0].score
         extra: list[ScoredSentence] = []
         for candidate in pool:
-            if candidate.score < floor or len(extra) == MAX_SAME_QUANTITY:
+            if candidate.score < floor or len(extra) == MAX_RELATED:
                 break
             if candidate.sentence.doc_id in docs or candidate.sentence.sentence_id in ids:
                 continue
-            if candidate.has_figure and any(
-                (r.figure.unit, r.figure.kind) == (p.figure.unit, p.figure.kind)
-                for r in self._reported(candidate, evidence, kind) for p in picked
-            ):  # fmt: skip
+            if candidate.has_figure and picked & self._units(candidate, evidence, kind):
                 extra.append(candidate)
                 docs.add(candidate.sentence.doc_id)
         return extra
 
     @staticmethod
-    def _reported(
+    def _units(
         item: ScoredSentence, evidence: Evidence, kind: str | None
-    ) -> list[quantities.Reported]:
-        sentence = item.sentence
-        article = evidence.index.article(sentence.doc_id)
-        lang = evidence.index.chunk(sentence.chunk_id).lang
-        found = quantities.reported_figures(sentence.text, lang, article.title, article.date)
-        if kind is None:
-            return found
-        fitting = qtypes.compatible_figures([r.figure for r in found], kind)[:1]
-        return [r for r in found if r.figure in fitting]
+    ) -> set[tuple[str | None, str]]:
+        """(unit, kind) of the sentence's figure of the asked type, or of all its amounts."""
+        lang = evidence.index.chunk(item.sentence.chunk_id).lang
+        figures = [f for f in extract(item.sentence.text, lang) if f.kind not in ("year", "date")]
+        if kind is not None:
+            figures = qtypes.compatible_figures(figures, kind)[:1]
+        return {(f.unit, f.kind) for f in figures}

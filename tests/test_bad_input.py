@@ -125,14 +125,16 @@ def test_ingest_reports_each_rejection_as_json_and_still_ingests_the_rest(
     (folder / "empty.txt").write_bytes(b"")
     (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     result = _rag("ingest", folder, "--index", tmp_path / "ix", "--json", "--quiet")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["added"] == ["copy"]  # sorted: copy.md is read first and kept
     assert report["skipped"] == [
-        f"{folder / 'notes.pdf'}: unsupported file type .pdf",
+        f"{folder / 'sheet.xlsx'}: unsupported file type .xlsx",
         f"{folder / 'empty.txt'} is empty (0 bytes)",
         f"{folder / 'good.md'}: the same text as {folder / 'copy.md'}; kept once, as copy",
+        f"{folder / 'notes.pdf'}: not a readable PDF (Stream has ended unexpectedly)",
         f"{folder / 'photo.txt'} is a binary file (a PNG image), not an article "
         "(expected text, HTML or JSON)",
     ]

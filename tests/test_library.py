@@ -131,7 +131,7 @@ def test_nothing_acceptable_writes_nothing(tmp_path: Path) -> None:
     bad.write_bytes(b"%PDF-1.4")
     report = add_files(tmp_path / "ix", [bad, tmp_path / "missing.md"])
     assert [name for name, _ in report.rejected] == ["notes.pdf", "missing.md"]
-    assert "unsupported file type .pdf" in report.rejected[0][1]
+    assert "not a readable PDF" in report.rejected[0][1]
     assert "cannot read" in report.rejected[1][1]
     assert not report.changed and report.total_documents is None
     assert not (tmp_path / "ix").exists()

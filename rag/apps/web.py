@@ -21,6 +21,7 @@ from rag.apps.backend import ANY, Ask, ChatBackend
 from rag.config import Settings
 from rag.conversation import resolve_follow_up
 from rag.errors import InputError, RagError
+from rag.ingest.corpus import ARTICLE_SUFFIXES
 from rag.library import AddReport
 from rag.present import UNTRUSTED_SOURCE, AnswerView, ConflictValue, SourceView
 
@@ -417,8 +418,8 @@ def _articles_tab(
             label="Indexed articles",
         )  # fmt: skip
         files = gr.File(
-            file_count="multiple", file_types=[".txt", ".md", ".html", ".htm", ".json", ".jsonl"],
-            label="Add articles (.txt .md .html .json .jsonl)",
+            file_count="multiple", file_types=list(ARTICLE_SUFFIXES),
+            label="Add articles (.txt .md .html .json .jsonl .pdf .docx)",
         )  # fmt: skip
         add = gr.Button("Add to the index", variant="primary")
         with gr.Row():

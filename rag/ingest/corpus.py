@@ -20,7 +20,9 @@ from rag.errors import InputError
 from rag.ingest.decoding import read_text
 from rag.ingest.planted import planted_spans
 
-ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf",
+                    ".docx")  # fmt: skip
+BINARY_SUFFIXES = (".pdf", ".docx")  # read as documents, not decoded as text
 SIDECAR_SUFFIX = ".meta.json"
 METADATA_FIELDS = ("title", "date", "lang", "url", "outlet", "author")
 
@@ -246,6 +248,8 @@ def load_file(path: Path, limits: InputLimits | None = None) -> Loaded:
         raise InputError(
             f"{path}: unsupported file type {suffix or '(none)'}; use {_suffix_list()}"
         )
+    if suffix in BINARY_SUFFIXES:
+        return Loaded([_document(path, suffix, limits or InputLimits())])
     decoded = read_text(path, limits or InputLimits())
     loaded = _articles_of(path, suffix, decoded.text)
     if not decoded.is_utf8:
@@ -255,6 +259,20 @@ def load_file(path: Path, limits: InputLimits | None = None) -> Loaded:
         more = len(loaded.skipped) - 1
         raise InputError(first + (f" (and {more} more like it; nothing usable)" if more else ""))
     return loaded
+
+
+def _document(path: Path, suffix: str, limits: InputLimits) -> Article:
+    """A PDF or Word file, its sidecar's metadata over the file's own."""
+    from rag.ingest import documents
+
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise InputError(f"{path}: {size // 1_000_000} MB is more than the "
+                         f"{limits.max_file_bytes // 1_000_000} MB an article file may be")  # fmt: skip
+    read = documents.pdf_text if suffix == ".pdf" else documents.docx_text
+    meta, text = read(path.read_bytes(), str(path))
+    meta = {**meta, **_sidecar(path)}
+    return make_article(str(meta.get("id") or path.stem), text, meta, str(path))
 
 
 def _articles_of(path: Path, suffix: str, raw: str) -> Loaded:

@@ -45,6 +45,7 @@ class SourceView:
     article: str  # the whole article as published, for "open the article" (span: start..end)
     clipped: tuple[bool, bool] = (False, False)  # paragraph text left out before / after
     untrusted: bool = False  # its article carries planted instructions
+    url: str | None = None  # where it was published
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ def _source(citation: Citation, article: Article) -> SourceView:
         article=article.text,
         clipped=(start > p_start, end < p_end),
         untrusted=citation.untrusted,
+        url=article.url,
     )
 
 

@@ -343,3 +343,33 @@ def test_rag_ingest_takes_urls(
     found = capsys.readouterr().out
     first = found.split("\n2. ")[0]
     assert "127.0.0.1-nvidia-h200-china-" in first and "The chips carry a 25% fee" in first, found
+
+
+def test_a_fetched_source_shows_its_outlet_and_links_to_where_it_was_published(
+    site: str, tmp_path: Path
+) -> None:
+    """The page's source panel and Slack's source line link the title to the article's URL,
+    with the outlet beside it; the Articles tab lists outlet and URL."""
+    from rag.answers import Answer, Citation
+    from rag.apps import slack_blocks
+    from rag.apps import web as page
+    from rag.library import list_articles
+    from rag.present import present
+    from rag.service import RAG
+    from rag.stores import faiss_bm25 as store
+
+    (article,) = _articles(f"{site}/news/nvidia-h200-china.html")
+    store.ingest(tmp_path / "ix", [article], progress=False)
+    rag = RAG(tmp_path / "ix")
+    start = article.text.index(ARTICLE[1][:20])
+    end = start + len(ARTICLE[1])
+    cited = Citation(1, article.doc_id, article.title, article.date, "en",
+                     article.text[start:end], start, end)  # fmt: skip
+    view = present(Answer(f"{ARTICLE[1]} [1]", False, [cited]), rag.index.article)
+    panel = page.evidence_html(view)
+    assert f"<a href='{article.url}'" in panel and "Daily Wire" in panel
+    slack = slack_blocks.source_mrkdwn(view.sources[0])
+    assert slack.startswith(f"*[1] <{article.url}|Nvidia cleared") and "Daily Wire" in slack
+    (row,) = list_articles(rag.index)
+    assert (row["outlet"], row["url"]) == ("Daily Wire", article.url)
+    assert "url" in page.ARTICLE_COLUMNS

@@ -110,7 +110,10 @@ def source_mrkdwn(source: SourceView) -> str:
     meta = " · ".join((source.outlet or "unknown outlet", source.date or "undated", source.lang))
     quote = shorten(" ".join(source.quote.split()), QUOTE_CHARS)
     flag = f"⚠️ _{UNTRUSTED_SOURCE}_ · " if source.untrusted else ""
-    return f"*[{source.n}] {escape(source.title)}* — {flag}{escape(meta)}\n>{escape(quote)}"
+    title = escape(source.title)
+    if source.url and re.match(r"https?://[^\s<>|]+$", source.url):
+        title = f"<{source.url}|{title}>"
+    return f"*[{source.n}] {title}* — {flag}{escape(meta)}\n>{escape(quote)}"
 
 
 def conflict_mrkdwn(view: AnswerView) -> str:

@@ -147,6 +147,14 @@ def evidence_html(view: AnswerView) -> str:
     return "".join(parts)
 
 
+def _linked_title(s: SourceView) -> str:
+    """The source's title, a link to where it was published when that is a web address."""
+    title = _escape(s.title)
+    if s.url and re.match(r"https?://", s.url):
+        return f"<a href='{html.escape(s.url, quote=True)}' target='_blank' rel='noopener noreferrer'>{title}</a>"
+    return title
+
+
 def _backing(v: ConflictValue) -> str:
     return "minority (one source)" if v.minority else f"{v.sources}"
 
@@ -169,7 +177,7 @@ def _source_html(s: SourceView) -> str:
     if s.untrusted:
         meta = f"<span class='untrusted'>⚠️ {UNTRUSTED_SOURCE}</span> · {meta}"
     return (
-        f"<section class='source' id='src-{s.n}'><h4>[{s.n}] {_escape(s.title)}</h4>"
+        f"<section class='source' id='src-{s.n}'><h4>[{s.n}] {_linked_title(s)}</h4>"
         f"<div class='meta'>{meta} · characters {s.start}–{s.end}</div>"
         f"<p class='paragraph'>{paragraph}</p>"
         f"<details><summary>Open the whole article</summary>"
@@ -370,7 +378,7 @@ def create_app(backend: ChatBackend) -> Any:
     return app
 
 
-ARTICLE_COLUMNS = ["doc_id", "trust", "title", "outlet", "date", "lang", "chunks"]
+ARTICLE_COLUMNS = ["doc_id", "trust", "title", "outlet", "date", "lang", "chunks", "url"]
 
 
 def _article_rows(articles: list[dict[str, Any]]) -> list[list[Any]]:

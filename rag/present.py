@@ -46,6 +46,7 @@ class SourceView:
     clipped: tuple[bool, bool] = (False, False)  # paragraph text left out before / after
     untrusted: bool = False  # its article carries planted instructions
     url: str | None = None  # where it was published
+    also_at: tuple[str, ...] = ()  # where near-copies of it were published
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ def _source(citation: Citation, article: Article) -> SourceView:
         clipped=(start > p_start, end < p_end),
         untrusted=citation.untrusted,
         url=article.url,
+        also_at=tuple(article.also_at),
     )
 
 

@@ -117,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     ec.add_argument("--out", type=Path, default=None, help="reports folder (default eval/reports)")
     ec.add_argument("--errors", action="store_true", help="also print each pair decided wrongly")
 
+    ed = sub.add_parser(
+        "eval-duplicates",
+        help="the near-duplicate (syndicated copy) decision on XQuAD-built pairs, and its speed",
+    )
+    ed.add_argument(
+        "--articles", type=int, default=100_000, help="index size for the lookup timing"
+    )
+
     tc = sub.add_parser(
         "train-conflicts",
         help="fit the quantity model (is it one quantity?) on labelled figure pairs",
@@ -574,6 +582,21 @@ def cmd_eval_conflicts(args: argparse.Namespace) -> None:
     print(f"report: {conflict_pairs.write_report(reports, args.out)}")
 
 
+def cmd_eval_duplicates(args: argparse.Namespace) -> None:
+    from rag.evaluation import duplicates
+
+    result = duplicates.evaluate(duplicates.build_pairs())
+    print(f"near-duplicate decision on {result['pairs']} pairs: precision "
+          f"{result['precision']:.3f}, recall {result['recall']:.3f}")  # fmt: skip
+    for kind, row in result["by_kind"].items():
+        print(f"  {kind:<17} {row['pairs']:>4} pairs, called duplicate {row['called_duplicate']:>4}"
+              f", similarity {row['similarity_min']:.2f}–{row['similarity_max']:.2f}")  # fmt: skip
+    speed = duplicates.lookup_benchmark(args.articles)
+    print(f"lookup among {speed['articles']:,} articles (LSH built in {speed['build_s']} s): "
+          f"p50 {speed['lsh_p50_ms']} ms, p95 {speed['lsh_p95_ms']} ms per new article; "
+          f"baseline (compare with every article) p50 {speed['scan_p50_ms']} ms")  # fmt: skip
+
+
 def cmd_train_conflicts(args: argparse.Namespace) -> None:
     from rag.answerers import quantities
     from rag.evaluation import conflict_pairs
@@ -879,6 +902,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ask": cmd_ask,
     "eval": cmd_eval,
     "eval-conflicts": cmd_eval_conflicts,
+    "eval-duplicates": cmd_eval_duplicates,
     "train-conflicts": cmd_train_conflicts,
     "bench": cmd_bench,
     "train-scorer": cmd_train_scorer,

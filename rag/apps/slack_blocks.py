@@ -113,7 +113,8 @@ def source_mrkdwn(source: SourceView) -> str:
     title = escape(source.title)
     if source.url and re.match(r"https?://[^\s<>|]+$", source.url):
         title = f"<{source.url}|{title}>"
-    return f"*[{source.n}] {title}* — {flag}{escape(meta)}\n>{escape(quote)}"
+    also = f"\n_also published at_ {escape(', '.join(source.also_at))}" if source.also_at else ""
+    return f"*[{source.n}] {title}* — {flag}{escape(meta)}{also}\n>{escape(quote)}"
 
 
 def conflict_mrkdwn(view: AnswerView) -> str:

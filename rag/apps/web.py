@@ -155,6 +155,14 @@ def _linked_title(s: SourceView) -> str:
     return title
 
 
+def _also_at(s: SourceView) -> str:
+    """Where syndicated copies of the source were published (stored once)."""
+    if not s.also_at:
+        return ""
+    places = ", ".join(_escape(place) for place in s.also_at)
+    return f"<div class='meta'>also published at: {places}</div>"
+
+
 def _backing(v: ConflictValue) -> str:
     return "minority (one source)" if v.minority else f"{v.sources}"
 
@@ -178,7 +186,7 @@ def _source_html(s: SourceView) -> str:
         meta = f"<span class='untrusted'>⚠️ {UNTRUSTED_SOURCE}</span> · {meta}"
     return (
         f"<section class='source' id='src-{s.n}'><h4>[{s.n}] {_linked_title(s)}</h4>"
-        f"<div class='meta'>{meta} · characters {s.start}–{s.end}</div>"
+        f"<div class='meta'>{meta} · characters {s.start}–{s.end}</div>{_also_at(s)}"
         f"<p class='paragraph'>{paragraph}</p>"
         f"<details><summary>Open the whole article</summary>"
         f"<div class='article'>{article}</div></details></section>"

@@ -16,7 +16,7 @@ from typing import Any
 
 from rag import lang as langs
 from rag.config import InputLimits
-from rag.errors import InputError
+from rag.errors import InputError, MissingExtra
 from rag.ingest.decoding import read_text
 from rag.ingest.planted import planted_spans
 
@@ -64,6 +64,8 @@ class Article:
     junk: list[tuple[int, int]] = field(default_factory=list)
     # Lines addressed to a model or its user ("ignore previous instructions"): rag.ingest.planted
     planted: list[tuple[int, int]] = field(default_factory=list)
+    # Where near-copies of it were published (syndicated copies are stored once): rag.ingest.dedup
+    also_at: list[str] = field(default_factory=list)
 
     @property
     def untrusted(self) -> bool:
@@ -73,7 +75,8 @@ class Article:
     def content_hash(self) -> str:
         """Changes when anything that ends up in the index changes; the source path does not
         (nor an empty `planted`, so indexes built before it existed stay current)."""
-        payload = {k: v for k, v in asdict(self).items() if k != "source" and (k != "planted" or v)}
+        payload = {k: v for k, v in asdict(self).items()
+                   if k != "source" and (k not in ("planted", "also_at") or v)}  # fmt: skip
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def to_record(self) -> dict[str, Any]:
@@ -400,9 +403,11 @@ class Deduplicator:
     the same id with the same text stays an unchanged article."""
 
     def __init__(self, known: Iterable[Article] = ()) -> None:
+        known = list(known)
         self._known = {_text_key(a.text): a.doc_id for a in known}
         self._by_id: dict[str, Article] = {}
         self._by_text: dict[str, Article] = {}
+        self._near = _near_duplicates(known)
 
     def refusal(self, article: Article) -> str | None:
         """None, and the article is remembered; or why it is left out."""
@@ -421,8 +426,44 @@ class Deduplicator:
                 f"{article.source}: duplicate document id {article.doc_id!r}: {first.source} "
                 "has it too; ids come from file names or 'id' fields, so rename one"
             )
+        if self._near is not None and (copy := self._syndicated(article)) is not None:
+            return copy
         self._by_id[article.doc_id] = self._by_text[key] = article
         return None
+
+    def _syndicated(self, article: Article) -> str | None:
+        """The reason a near-copy of a kept article is left out (the same story republished
+        with other boilerplate or a changed sentence), its address noted on the kept one; or
+        None, and the article is indexed for the next ones."""
+        from rag.ingest import dedup
+
+        assert self._near is not None
+        minhash = dedup.signature(article.text)
+        match = self._near.match(minhash, exclude={article.doc_id})
+        if match is None:
+            self._near.add(article.doc_id, minhash)
+            return None
+        where = article.url or article.source
+        kept = self._by_id.get(match.key)
+        if kept is not None and where not in kept.also_at:
+            kept.also_at.append(where)
+        in_index = "" if kept is not None else ", already in the index"
+        return (f"{article.source}: a copy of {match.key}{in_index} (similarity "
+                f"{match.similarity:.2f}); kept once, also published at {where}")  # fmt: skip
+
+
+def _near_duplicates(known: list[Article]) -> Any:
+    """An LSH index of the known articles' MinHash signatures; None without datasketch (the
+    `intake` extra), where only exact copies are caught."""
+    try:
+        from rag.ingest import dedup
+
+        index = dedup.NearDuplicates()
+        for article in known:
+            index.add(article.doc_id, dedup.signature(article.text))
+    except MissingExtra:
+        return None
+    return index
 
 
 def _text_key(text: str) -> str:

@@ -47,6 +47,7 @@ class SourceView:
     untrusted: bool = False  # its article carries planted instructions
     url: str | None = None  # where it was published
     also_at: tuple[str, ...] = ()  # where near-copies of it were published
+    updated: str | None = None  # when a new version replaced the first one
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def _source(citation: Citation, article: Article) -> SourceView:
         untrusted=citation.untrusted,
         url=article.url,
         also_at=tuple(article.also_at),
+        updated=article.updated,
     )
 
 

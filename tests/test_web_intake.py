@@ -373,3 +373,27 @@ def test_a_fetched_source_shows_its_outlet_and_links_to_where_it_was_published(
     (row,) = list_articles(rag.index)
     assert (row["outlet"], row["url"]) == ("Daily Wire", article.url)
     assert "url" in page.ARTICLE_COLUMNS
+
+
+def test_the_same_url_changed_replaces_its_old_version(
+    site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrected story fetched again from the same URL replaces the indexed one: its chunks
+    are embedded again, the old text is gone from search, and the source says "updated"."""
+    from rag.service import RAG
+
+    path = "/news/corrected.html"
+    ROUTES[path] = (200, "text/html", PAGE.encode())
+    index = str(tmp_path / "index")
+    assert main(["ingest", f"{site}{path}", "--allow-private", "--index", index, "--quiet"]) == 0
+    corrected = PAGE.replace("more than 200,000 units", "more than 250,000 units")
+    ROUTES[path] = (200, "text/html", corrected.encode())
+    assert main(["ingest", f"{site}{path}", "--allow-private", "--index", index, "--quiet"]) == 0
+    assert "0 added, 1 updated" in capsys.readouterr().out
+    rag = RAG(Path(index))
+    (doc_id,) = rag.index.doc_ids()
+    article = rag.index.article(doc_id)
+    assert "250,000 units" in article.text and "200,000 units" not in article.text
+    assert article.updated is not None and article.url == f"{site}{path}"
+    texts = [s.text for c in rag.index.chunks() for s in rag.index.sentences_of(c.chunk_id)]
+    assert not any("200,000 units" in t for t in texts)

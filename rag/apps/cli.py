@@ -362,6 +362,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     encoding it was decoded as. Nothing usable at all is an error (exit 1) and leaves the
     index as it was."""
     from rag.config import ChunkingSettings
+    from rag.ingest import corpus
     from rag.retrieval import pivot
     from rag.stores.registry import get_store, store_exists
 
@@ -379,6 +380,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         store = get_store(kind, index_dir, args.embedder, settings, tuning)
         known = [store.article(doc_id) for doc_id in store.doc_ids()]
     batch = _ingest_batch(args, known)
+    corpus.mark_updates(batch.articles, known)
     if not batch.articles and len(batch.skipped) == 1:  # one reason: the error line says it
         raise InputError(f"nothing to ingest: {batch.skipped[0]}")
     for file, encoding in batch.encodings.items():

@@ -155,6 +155,10 @@ def _linked_title(s: SourceView) -> str:
     return title
 
 
+def _updated(s: SourceView) -> str:
+    return f"updated {s.updated}" if s.updated else ""
+
+
 def _also_at(s: SourceView) -> str:
     """Where syndicated copies of the source were published (stored once)."""
     if not s.also_at:
@@ -179,7 +183,9 @@ def _source_html(s: SourceView) -> str:
         f"{_escape(s.article[s.end :])}"
     )
     meta = (
-        " · ".join(_escape(x) for x in (s.outlet or "", s.date or "undated", s.lang) if x)
+        " · ".join(
+            _escape(x) for x in (s.outlet or "", s.date or "undated", _updated(s), s.lang) if x
+        )
         + f" · <code>{_escape(s.doc_id)}</code>"
     )
     if s.untrusted:

@@ -66,6 +66,8 @@ class Article:
     planted: list[tuple[int, int]] = field(default_factory=list)
     # Where near-copies of it were published (syndicated copies are stored once): rag.ingest.dedup
     also_at: list[str] = field(default_factory=list)
+    # When a new version replaced the indexed one (the same URL or id, changed text)
+    updated: str | None = None
 
     @property
     def untrusted(self) -> bool:
@@ -73,10 +75,11 @@ class Article:
         return bool(self.planted)
 
     def content_hash(self) -> str:
-        """Changes when anything that ends up in the index changes; the source path does not
-        (nor an empty `planted`, so indexes built before it existed stay current)."""
+        """Changes when the article changes; the source path does not, nor what the index
+        notes about it (where copies ran, when it was updated), nor an empty `planted`, so
+        indexes built before it existed stay current."""
         payload = {k: v for k, v in asdict(self).items()
-                   if k != "source" and (k not in ("planted", "also_at") or v)}  # fmt: skip
+                   if k not in ("source", "also_at", "updated") and (k != "planted" or v)}  # fmt: skip
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def to_record(self) -> dict[str, Any]:
@@ -450,6 +453,27 @@ class Deduplicator:
         in_index = "" if kept is not None else ", already in the index"
         return (f"{article.source}: a copy of {match.key}{in_index} (similarity "
                 f"{match.similarity:.2f}); kept once, also published at {where}")  # fmt: skip
+
+
+def mark_updates(articles: Iterable[Article], known: Iterable[Article]) -> list[str]:
+    """Articles that replace an indexed version with changed text get today's date as
+    `updated`, and keep what the index noted about them (where copies ran); the ids updated."""
+    from datetime import UTC, datetime
+
+    indexed = {a.doc_id: a for a in known}
+    today = datetime.now(UTC).date().isoformat()
+    updated = []
+    for article in articles:
+        old = indexed.get(article.doc_id)
+        if old is None:
+            continue
+        article.also_at = list(dict.fromkeys([*old.also_at, *article.also_at]))
+        if old.content_hash() != article.content_hash():
+            article.updated = today
+            updated.append(article.doc_id)
+        else:
+            article.updated = old.updated
+    return updated
 
 
 def _near_duplicates(known: list[Article]) -> Any:

@@ -6,6 +6,7 @@ two-column PDF, an encrypted PDF and a Word file. Nothing leaves the machine."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -175,6 +176,7 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/big.html": (200, "text/html", b"<html><body>" + b"<p>word </p>" * 40_000 + b"</body></html>"),
 }  # fmt: skip
 REDIRECTS = {"/old-link": "/news/nvidia-h200-china.html", "/loop": "/loop"}
+REQUESTS: list[str] = []  # paths answered with a body (not 304), for the watch tests
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -190,9 +192,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(500)
         elif self.path in ROUTES:
             status, kind, body = ROUTES[self.path]
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            REQUESTS.append(self.path)
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
             self.end_headers()
             self.wfile.write(body)
         else:
@@ -397,3 +406,71 @@ def test_the_same_url_changed_replaces_its_old_version(
     assert article.updated is not None and article.url == f"{site}{path}"
     texts = [s.text for c in rag.index.chunks() for s in rag.index.sentences_of(c.chunk_id)]
     assert not any("200,000 units" in t for t in texts)
+
+
+def test_watch_polls_once_then_fetches_nothing_unchanged(
+    site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rag watch --once`: new items each logged; a second run sends conditional GETs, gets
+    304s and fetches no item page again; a changed page is logged as updated; a failing
+    source is logged and waits longer (backoff); the state is in SQLite beside the index."""
+    import sqlite3
+
+    index = tmp_path / "index"
+    ROUTES["/news/watched.html"] = (200, "text/html", SECOND_PAGE.encode())
+    sources = tmp_path / "sources.txt"
+    sources.write_text(f"# feeds and pages\n{site}/feed.xml\n{site}/news/watched.html\n"
+                       f"{site}/gone-for-good\n", "utf-8")  # fmt: skip
+    args = ["watch", str(sources), "--once", "--allow-private", "--index", str(index)]
+    REQUESTS.clear()
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "rag: watch: new " in first.err and "rag: watch: failed" in first.err
+    assert "3 new" in first.out and "1 failed" in first.out, first
+    REQUESTS.clear()
+    assert main(args) == 0
+    second = capsys.readouterr()
+    assert REQUESTS == [] and "0 new" in second.out and "2 not modified" in second.out, second
+    ROUTES["/news/watched.html"] = (
+        200,
+        "text/html",
+        SECOND_PAGE.replace("4,8 %", "5,1 %").encode(),
+    )
+    assert main(args) == 0
+    third = capsys.readouterr()
+    assert "rag: watch: updated" in third.err and "1 updated" in third.out, third
+    with sqlite3.connect(index / "watch.sqlite") as db:
+        errors, status, next_poll = db.execute(
+            "SELECT errors, last_status, next_poll FROM sources WHERE url LIKE '%gone-for-good'"
+        ).fetchone()
+        assert errors == 3 and status == "failed"
+        assert next_poll - time.time() > 900 * 2**3 - 60  # the interval doubled per failure
+        (seen,) = db.execute("SELECT count(*) FROM sources WHERE last_seen IS NOT NULL").fetchone()
+        assert seen == 2
+
+
+def test_watch_stops_cleanly_on_sigterm(site: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    sources = tmp_path / "sources.txt"
+    sources.write_text(f"{site}/news/alibaba.html\n", "utf-8")
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.apps.cli", "watch", str(sources), "--interval", "60",
+         "--allow-private", "--index", str(tmp_path / "index")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "index" / "watch.sqlite").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "watched 1 sources" in out and "Traceback" not in err

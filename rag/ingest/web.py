@@ -176,13 +176,26 @@ def _reason(err: Exception) -> str:
 # ------------------------------------------------------------------ what came back
 
 
-def articles_from(fetched: Fetched, fetcher: Fetcher) -> Iterator[Article]:
+@dataclass
+class FeedItems:
+    """Which of a feed's items to read (`seen`: an item whose link and date were read before
+    is not fetched again) and what became of the others: each failed item is one line."""
+
+    seen: Callable[[str, str], bool] = field(default=lambda link, stamp: False)
+    failed: list[str] = field(default_factory=list)
+    passed_over: int = 0
+    stamps: dict[str, str] = field(default_factory=dict)  # link -> the item's date as given
+
+
+def articles_from(
+    fetched: Fetched, fetcher: Fetcher, items: FeedItems | None = None
+) -> Iterator[Article]:
     """The articles in a fetched response, by what it is (its type, or its first bytes)."""
     kind = _kind(fetched)
     if kind == "html":
         yield page_article(fetched)
     elif kind == "feed":
-        yield from feed_articles(fetched, fetcher)
+        yield from feed_articles(fetched, fetcher, items or FeedItems())
     elif kind in ("pdf", "docx"):
         read = pdf_text if kind == "pdf" else docx_text
         meta, text = read(fetched.body, fetched.url)
@@ -256,10 +269,10 @@ def _decode(fetched: Fetched) -> str:
         return str(best) if best is not None else fetched.body.decode("latin-1")
 
 
-def feed_articles(fetched: Fetched, fetcher: Fetcher) -> Iterator[Article]:
-    """Each item's page, or the item's own content where the page cannot be fetched."""
+def feed_articles(fetched: Fetched, fetcher: Fetcher, items: FeedItems) -> Iterator[Article]:
+    """Each new item's page, or the item's own content where the page cannot be fetched."""
     if _is_json_feed(fetched.body):
-        yield from _json_feed_articles(fetched, fetcher)
+        yield from _json_feed_articles(fetched, fetcher, items)
         return
     feed = intake("feedparser").parse(
         fetched.body, response_headers={"content-type": _header(fetched)}
@@ -271,14 +284,38 @@ def feed_articles(fetched: Fetched, fetcher: Fetcher) -> Iterator[Article]:
         link = entry.get("link")
         meta = {"title": entry.get("title"), "date": _entry_date(entry), "outlet": outlet,
                 "author": entry.get("author"), "url": link}  # fmt: skip
-        yield _item_article(entry, meta, fetched, fetcher)
+        stamp = str(entry.get("updated") or entry.get("published") or "")
+        yield from _wanted_item(entry, meta, stamp, fetched, fetcher, items)
+
+
+def _wanted_item(
+    entry: Any,
+    meta: dict[str, Any],
+    stamp: str,
+    feed: Fetched,
+    fetcher: Fetcher,
+    items: FeedItems,
+) -> Iterator[Article]:
+    """The item's article unless it was read before; a failure is noted, not raised, so one
+    bad item costs no other."""
+    link = urljoin(feed.final_url, meta["url"]) if meta.get("url") else ""
+    if link and items.seen(link, stamp):
+        items.passed_over += 1
+        return
+    try:
+        yield _item_article(entry, meta, feed, fetcher)
+    except InputError as err:
+        items.failed.append(str(err))
+        return
+    if link:
+        items.stamps[link] = stamp
 
 
 def _is_json_feed(body: bytes) -> bool:
     return body.lstrip().startswith(b"{") and b"jsonfeed.org" in body[:2000]
 
 
-def _json_feed_articles(fetched: Fetched, fetcher: Fetcher) -> Iterator[Article]:
+def _json_feed_articles(fetched: Fetched, fetcher: Fetcher, items: FeedItems) -> Iterator[Article]:
     """JSON Feed 1.0/1.1 (feedparser reads RSS and Atom): the same item handling."""
     import json
 
@@ -286,16 +323,17 @@ def _json_feed_articles(fetched: Fetched, fetcher: Fetcher) -> Iterator[Article]
         feed = json.loads(_decode(fetched))
     except ValueError as err:
         raise InputError(f"{fetched.url}: a JSON feed that is not valid JSON ({err})") from err
-    items = feed.get("items") if isinstance(feed, dict) else None
-    if not items:
+    entries = feed.get("items") if isinstance(feed, dict) else None
+    if not entries:
         raise InputError(f"{fetched.url}: a feed with no items")
-    for item in items:
+    for item in entries:
         html = item.get("content_html") or item.get("content_text") or item.get("summary") or ""
         entry = {"content": [{"value": html}], "summary": item.get("summary")}
         meta = {"title": item.get("title"), "date": item.get("date_published"),
                 "outlet": feed.get("title"), "author": (item.get("authors") or [{}])[0].get("name"),
                 "url": item.get("url") or item.get("external_url")}  # fmt: skip
-        yield _item_article(entry, meta, fetched, fetcher)
+        stamp = str(item.get("date_modified") or item.get("date_published") or "")
+        yield from _wanted_item(entry, meta, stamp, fetched, fetcher, items)
 
 
 def _item_article(entry: Any, meta: dict[str, Any], feed: Fetched, fetcher: Fetcher) -> Article:
@@ -348,12 +386,14 @@ def fetch_batch(
     batch = Loaded()
     seen = Deduplicator(known)
     for url in urls:
+        items = FeedItems()
         try:
             fetched = fetcher.get(url)
-            found = list(articles_from(fetched, fetcher))
+            found = list(articles_from(fetched, fetcher, items))
         except InputError as err:
             batch.skipped.append(str(err))
             continue
+        batch.skipped.extend(items.failed)
         if progress:
             import sys
 

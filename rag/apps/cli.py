@@ -217,6 +217,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--store-sizes", default="10000,100000", help="chunk counts for --store (10000,100000)"
     )
+    bw = benches.add_parser(
+        "watch",
+        help="rag watch --once over feeds on loopback: items/s, and a second run",
+    )
+    bw.add_argument("--feeds", type=int, default=20, help="feeds of 50 items each (20)")
+    bw.add_argument("--quiet", action="store_true", help="no progress output")
+
     ld = benches.add_parser(
         "load", help="concurrent questions to the page's API and the Slack bot; ingest; soak"
     )
@@ -787,6 +794,8 @@ def _gate(args: argparse.Namespace, section: str, summaries: dict[str, Any]) -> 
 def cmd_bench(args: argparse.Namespace) -> None:
     if args.bench == "xquad":
         _bench_xquad(args)
+    elif args.bench == "watch":
+        _bench_watch(args)
     elif args.bench == "load":
         _bench_load(args)
     elif args.engine is not None:
@@ -797,6 +806,22 @@ def cmd_bench(args: argparse.Namespace) -> None:
         stores = args.store_sizes if args.store == "milvus" else None
         folder = speed.main(args.corpus, args.scale, args.queries, args.out, not args.quiet, stores)
         print(f"report: {folder / 'report.md'}")
+
+
+def _bench_watch(args: argparse.Namespace) -> None:
+    from rag.evaluation import watch_bench
+
+    if args.feeds < 1:
+        raise InputError("--feeds must be at least 1")
+    r = watch_bench.run(args.feeds, not args.quiet)
+    print(f"rag watch --once, {r['feeds']} feeds x 50 items ({r['items']} items) on loopback:")
+    print(f"  intake only (fetch, extract; embedding excluded): {r['intake_s']} s, "
+          f"{r['intake_items_per_s']} items/s")  # fmt: skip
+    print(f"  intake and indexing (embedding included): {r['full_s']} s, "
+          f"{r['full_items_per_s']} items/s, {r['first_requests']} requests")  # fmt: skip
+    print(f"  second --once, nothing changed: {r['second_s']} s ({r['speedup']}x faster), "
+          f"{r['second_requests']} requests answered with a body, "
+          f"{r['second_not_modified']} feeds not modified")  # fmt: skip
 
 
 def _bench_engines(args: argparse.Namespace) -> None:

@@ -474,3 +474,13 @@ def test_watch_stops_cleanly_on_sigterm(site: str, tmp_path: Path) -> None:
         process.kill()
     assert process.returncode == 0, err
     assert "watched 1 sources" in out and "Traceback" not in err
+
+
+def test_the_watch_bench_reads_every_item_then_nothing_again() -> None:
+    """The bench's runs on a small scale (2 feeds of 5 items): every item page fetched and
+    indexed once; the second --once gets 304s and no body."""
+    from rag.evaluation import watch_bench
+
+    result = watch_bench.run(2, items=5)
+    assert result["items"] == 10 and result["first_requests"] == 2 + 10
+    assert result["second_requests"] == 0 and result["second_not_modified"] == 2

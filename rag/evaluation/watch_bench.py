@@ -53,20 +53,20 @@ def _page(title: str, body: str) -> bytes:
     ).encode()
 
 
-def _feed(n: int, base: str) -> bytes:
+def _feed(n: int, base: str, count: int) -> bytes:
     items = "".join(
         f"<item><title>Story {n}-{j}</title><link>{base}/page/{n}-{j}.html</link>"
         f"<pubDate>Thu, 15 Jan 2026 0{j % 10}:00:00 GMT</pubDate></item>"
-        for j in range(ITEMS)
+        for j in range(count)
     )
     return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
             f"<title>Bench feed {n}</title>{items}</channel></rss>").encode()  # fmt: skip
 
 
 @contextmanager
-def serve(feeds: int = FEEDS) -> Iterator[tuple[str, list[str]]]:
+def serve(feeds: int = FEEDS, items: int = ITEMS) -> Iterator[tuple[str, list[str]]]:
     """The server's base URL and the paths it answered with a body (not 304)."""
-    stories = _stories(feeds * ITEMS)
+    stories = _stories(feeds * items)
     routes: dict[str, tuple[str, bytes]] = {}
     answered: list[str] = []
 
@@ -96,9 +96,9 @@ def serve(feeds: int = FEEDS) -> Iterator[tuple[str, list[str]]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     for n in range(feeds):
-        routes[f"/feed/{n}.xml"] = ("application/rss+xml", _feed(n, base))
-        for j in range(ITEMS):
-            title, body = stories[n * ITEMS + j]
+        routes[f"/feed/{n}.xml"] = ("application/rss+xml", _feed(n, base, items))
+        for j in range(items):
+            title, body = stories[n * items + j]
             routes[f"/page/{n}-{j}.html"] = ("text/html; charset=utf-8", _page(title, body))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -109,7 +109,7 @@ def serve(feeds: int = FEEDS) -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-def run(feeds: int = FEEDS, progress: bool = False) -> dict[str, Any]:
+def run(feeds: int = FEEDS, progress: bool = False, items: int = ITEMS) -> dict[str, Any]:
     """Items per second with embedding excluded and included, and the second `--once`."""
     from rag.ingest import watch, web
     from rag.stores.registry import get_store
@@ -124,8 +124,8 @@ def run(feeds: int = FEEDS, progress: bool = False) -> dict[str, Any]:
         state.close()
         return time.perf_counter() - started, results
 
-    out: dict[str, Any] = {"feeds": feeds, "items": feeds * ITEMS}
-    with serve(feeds) as (base, answered), tempfile.TemporaryDirectory() as tmp:
+    out: dict[str, Any] = {"feeds": feeds, "items": feeds * items}
+    with serve(feeds, items) as (base, answered), tempfile.TemporaryDirectory() as tmp:
         urls = [f"{base}/feed/{n}.xml" for n in range(feeds)]
         seconds, results = once(Path(tmp) / "intake", urls, embed=False)
         out["intake_s"] = round(seconds, 1)

@@ -333,11 +333,14 @@ class Settings:
     slack: SlackSettings = field(default_factory=SlackSettings)
     limits: InputLimits = field(default_factory=InputLimits)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    # The page's "Add from URL" may reach loopback, private and link-local addresses
+    # (RAG_ALLOW_PRIVATE=1: an intranet, or the tests' loopback server); off, it refuses them.
+    allow_private_urls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """RAG_INDEX, RAG_CORPUS, RAG_STORE, MILVUS_TOKEN, RAG_LLM, RAG_LLM_FALLBACK (comma-separated), PORT,
-        RAG_WEB_AUTH, the RAG_LLM_* / OPENAI_* variables of `LLMSettings` and the SLACK_*
+        RAG_WEB_AUTH, RAG_ALLOW_PRIVATE, the RAG_LLM_* / OPENAI_* variables of `LLMSettings` and the SLACK_*
         variables of `SlackSettings`."""
         env = os.environ if env is None else env
         port = env.get("PORT") or "7860"
@@ -355,6 +358,7 @@ class Settings:
             web_auth=env.get("RAG_WEB_AUTH") or None,
             llm=LLMSettings.from_env(env),
             slack=SlackSettings.from_env(env),
+            allow_private_urls=env.get("RAG_ALLOW_PRIVATE", "").strip() in ("1", "true", "yes"),
         )
 
 

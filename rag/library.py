@@ -175,6 +175,56 @@ def add_files(
     return report
 
 
+def add_url(target: Settings | Path, url: str, progress: Progress | None = None) -> AddReport:
+    """Fetch a page or a feed (or a PDF, a Word file) into the index and follow it: the URL
+    joins the watched sources (`watch.sqlite`, which `rag watch` polls too), with its status.
+    A fetch that fails is a rejection with its one-line reason, and is listed as failed."""
+    from rag.ingest import watch, web
+
+    say = progress or (lambda fraction, message: None)
+    settings = _settings(target)
+    if not web.is_url(url.strip()):
+        raise InputError("give a web address starting with http:// or https://")
+    report = AddReport()
+    say(0.1, f"fetching {url}")
+    with _writing(settings.index_dir):
+        store = get_store(settings.store_kind, settings.index_dir, tuning=settings.store)
+        state = watch.WatchState(settings.index_dir / watch.STATE_FILE)
+        try:
+            fetcher = web.Fetcher(allow_private=settings.allow_private_urls)
+            result = watch.Watcher(store, state, fetcher, log=lambda line: None).poll(url.strip())
+        finally:
+            state.close()
+    report.added, report.updated = result.added, result.updated
+    report.rejected = [(url, reason) for reason in (*result.failed, *result.copies)]
+    report.total_documents = len(store.doc_ids())
+    say(1.0, f"{len(report.added)} added, {len(report.updated)} updated")
+    return report
+
+
+def watched_sources(target: Settings | Path) -> list[dict[str, Any]]:
+    """The followed sources with their status: last seen, errors, next poll (UTC)."""
+    from datetime import UTC, datetime
+
+    from rag.ingest import watch
+
+    settings = _settings(target)
+    path = settings.index_dir / watch.STATE_FILE
+    if not path.exists():
+        return []
+
+    def when(t: float | None) -> str:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") if t else ""
+
+    state = watch.WatchState(path)
+    try:
+        return [{"url": s.url, "status": s.last_status or "", "last seen": when(s.last_seen),
+                 "errors": s.errors, "next poll": when(s.next_poll),
+                 "last error": s.last_error or ""} for s in state.sources()]  # fmt: skip
+    finally:
+        state.close()
+
+
 def indexed_articles(settings: Settings) -> list[Article]:
     """The articles the index holds now (none if there is no index yet)."""
     if not store_exists(settings.store_kind, settings.index_dir):

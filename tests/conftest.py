@@ -99,12 +99,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_page(index_dir: Path) -> Iterator[str]:
-    """The real chat page over `index_dir`, launched on a free loopback port, then closed."""
+def serve_page(index_dir: Path, **settings: Any) -> Iterator[str]:
+    """The real chat page over `index_dir`, launched on a free loopback port, then closed;
+    `settings` override the defaults (allow_private_urls=True for the loopback feeds)."""
     from rag.apps import web
     from rag.config import Settings
 
-    app = web.create_app(web.ChatBackend(index_dir, settings=Settings(index_dir=index_dir)))
+    config = Settings(index_dir=index_dir, **settings)
+    app = web.create_app(web.ChatBackend(index_dir, settings=config))
     port = free_port()
     web.launch(app, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:

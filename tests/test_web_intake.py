@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,15 @@ from rag.apps.cli import main
 from rag.errors import InputError
 from rag.ingest import web
 from rag.ingest.corpus import load_file
+from tests.test_browser import (  # noqa: F401 (driver is a fixture)
+    CHROMEDRIVER,
+    CHROMIUM,
+    driver,
+    find,
+    screenshot,
+    shot_on_failure,
+    wait,
+)
 
 pytest.importorskip("trafilatura")
 
@@ -484,3 +494,39 @@ def test_the_watch_bench_reads_every_item_then_nothing_again() -> None:
     result = watch_bench.run(2, items=5)
     assert result["items"] == 10 and result["first_requests"] == 2 + 10
     assert result["second_requests"] == 0 and result["second_not_modified"] == 2
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="needs Chromium and chromedriver"
+)
+def test_the_articles_tab_adds_and_follows_a_feed_in_the_browser(
+    site: str,
+    seed_index: Path,
+    tmp_path: Path,
+    driver: Any,  # noqa: F811
+) -> None:
+    """The reader pastes a feed's address into "Add from URL": its items are indexed, listed
+    with their outlet, and the feed appears under "Watched sources" with its status."""
+    import shutil
+
+    from tests.conftest import serve_page
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    feed = f"{site}/atom.xml"
+    with serve_page(index, allow_private_urls=True) as url, shot_on_failure(driver, "feed"):
+        driver.get(url)
+        tab = wait(driver, lambda d: [b for b in find(d, "button[role=tab]")
+                                      if b.text.strip() == "Articles"])[0]  # fmt: skip
+        tab.click()
+        box = wait(driver, lambda d: find(d, "#add-url textarea"))[0]
+        box.send_keys(feed)
+        find(driver, "#fetch-url")[0].click()
+        wait(
+            driver, lambda d: "added: 127.0.0.1-alibaba-" in d.find_element("tag name", "body").text
+        )
+        wait(driver, lambda d: feed in d.find_element("css selector", "#watched").text)
+        watched = find(driver, "#watched")[0].text
+        assert "\nok\n" in f"\n{watched}\n".replace(" ", "\n"), watched
+        find(driver, "#watched")[0].location_once_scrolled_into_view  # noqa: B018
+        screenshot(driver, "watched-feed")

@@ -21,7 +21,16 @@ from rag.answers import Answer
 from rag.config import Settings
 from rag.errors import InputError
 from rag.feedback import FeedbackStore, feedback_path
-from rag.library import AddReport, LiveRAG, Progress, add_files, list_articles, remove_article
+from rag.library import (
+    AddReport,
+    LiveRAG,
+    Progress,
+    add_files,
+    add_url,
+    list_articles,
+    remove_article,
+    watched_sources,
+)
 from rag.present import AnswerView, present
 from rag.service import RAG
 from rag.stores.base import Filters
@@ -115,6 +124,15 @@ class ChatBackend:
         report = add_files(settings, paths, progress, names)
         self._reload()
         return report
+
+    def add_url(self, url: str, progress: Progress | None = None) -> AddReport:
+        settings = replace(self.settings, index_dir=self.index_path)
+        report = add_url(settings, url, progress)
+        self._reload()
+        return report
+
+    def watched(self) -> list[dict[str, Any]]:
+        return watched_sources(replace(self.settings, index_dir=self.index_path))
 
     def remove_article(self, doc_id: str) -> None:
         remove_article(replace(self.settings, index_dir=self.index_path), doc_id)

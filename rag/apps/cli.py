@@ -614,6 +614,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
     index_dir = args.index or args.settings.index_dir
     store = get_store(args.settings.store_kind, index_dir, None, None, args.settings.store)
     state = watch.WatchState(Path(index_dir) / watch.STATE_FILE)
+    urls += [s.url for s in state.sources() if s.url not in urls]  # added from the page
     fetcher = web.Fetcher(allow_private=args.allow_private)
     watcher = watch.Watcher(store, state, fetcher, args.interval,
                             log=lambda line: print(line, file=sys.stderr))  # fmt: skip

@@ -445,6 +445,14 @@ def _articles_tab(
         )  # fmt: skip
         add = gr.Button("Add to the index", variant="primary")
         with gr.Row():
+            address = gr.Textbox(label="Add from URL (a page or a feed; feeds are followed)",
+                                 placeholder="https://…", scale=3, elem_id="add-url")  # fmt: skip
+            fetch = gr.Button("Fetch and follow", scale=1, elem_id="fetch-url")
+        watched = gr.Dataframe(
+            _watched_rows(backend.watched()), headers=WATCHED_COLUMNS, interactive=False,
+            label="Watched sources", elem_id="watched",
+        )  # fmt: skip
+        with gr.Row():
             doomed = gr.Dropdown([r[0] for r in rows], label="Remove an article", scale=3)
             remove = gr.Button("Remove", variant="stop")
         status = gr.Markdown()
@@ -475,6 +483,18 @@ def _articles_tab(
                 return (f"⚠️ {err}", *refreshed())
             return (add_report_markdown(report), *refreshed())
 
+        def add_address(
+            url: str,
+            progress: Any = gr.Progress(),  # noqa: B008 (Gradio injects its progress bar here)
+        ) -> tuple[Any, ...]:
+            if not url.strip():
+                return ("Give a web address first.", *refreshed(), _watched_rows(backend.watched()))
+            try:
+                report = backend.add_url(url, lambda share, message: progress(share, desc=message))
+            except RagError as err:
+                return (f"⚠️ {err}", *refreshed(), _watched_rows(backend.watched()))
+            return (add_report_markdown(report), *refreshed(), _watched_rows(backend.watched()))
+
         def remove_one(doc_id: str | None) -> tuple[Any, ...]:
             if not doc_id:
                 return ("Choose an article to remove.", *refreshed())
@@ -487,7 +507,15 @@ def _articles_tab(
         outputs = [status, table, doomed, lang_filter, docs_filter]
         add.click(add_uploads, files, outputs, api_name="upload")
         remove.click(remove_one, doomed, outputs, api_name="remove")
+        fetch.click(add_address, address, [*outputs, watched], api_name="add_url")
         app.load(refreshed, None, outputs[1:], api_visibility="private")
+
+
+WATCHED_COLUMNS = ["url", "status", "last seen", "errors", "next poll", "last error"]
+
+
+def _watched_rows(sources: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[row.get(c, "") for c in WATCHED_COLUMNS] for row in sources]
 
 
 def _original_name(path: Path) -> str:

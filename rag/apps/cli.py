@@ -128,6 +128,12 @@ def _parser() -> argparse.ArgumentParser:
         help="let sources be on loopback, private or link-local addresses (your own network)",
     )  # fmt: skip
 
+    ex = sub.add_parser(
+        "eval-extraction",
+        help="article text kept and furniture dropped on hand-written news pages (eval/pages)",
+    )
+    ex.add_argument("--pages", type=Path, default=None, help="folder of pageNN.html + .json")
+
     ed = sub.add_parser(
         "eval-duplicates",
         help="the near-duplicate (syndicated copy) decision on XQuAD-built pairs, and its speed",
@@ -635,6 +641,13 @@ def cmd_watch(args: argparse.Namespace) -> None:
           f"fetched, {over} already read")  # fmt: skip
 
 
+def cmd_eval_extraction(args: argparse.Namespace) -> None:
+    from rag.evaluation import extraction
+
+    for line in extraction.table(extraction.evaluate(args.pages or extraction.PAGES)):
+        print(line)
+
+
 def cmd_eval_duplicates(args: argparse.Namespace) -> None:
     from rag.evaluation import duplicates
 
@@ -974,6 +987,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "eval": cmd_eval,
     "eval-conflicts": cmd_eval_conflicts,
     "eval-duplicates": cmd_eval_duplicates,
+    "eval-extraction": cmd_eval_extraction,
     "watch": cmd_watch,
     "train-conflicts": cmd_train_conflicts,
     "bench": cmd_bench,

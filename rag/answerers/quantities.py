@@ -433,23 +433,29 @@ def same_quantity_probability(
     a: Reported, b: Reported, model: QuantityModel | None = None
 ) -> float:
     """0 for figures of different units or answer types; else the model's probability."""
+    return _probability(a, b, model or shipped_model())[0]
+
+
+def _probability(a: Reported, b: Reported, model: QuantityModel) -> tuple[float, list[float]]:
+    """The probability and the features it was read from ([] when the units differ)."""
     if (a.figure.kind, a.figure.unit) != (b.figure.kind, b.figure.unit):
-        return 0.0
+        return 0.0, []
     if a.answer_type != b.answer_type:
-        return 0.0
-    return (model or shipped_model()).probability(features(a, b))
+        return 0.0, []
+    x = features(a, b)
+    return model.probability(x), x
 
 
 def difference(a: Reported, b: Reported, model: QuantityModel | None = None) -> str | None:
     """Why `a` and `b` are different quantities (the first rule that fires, for a reader or a
     log), or None when the model takes them for the same one."""
     model = model or shipped_model()
-    p = same_quantity_probability(a, b, model)
+    p, x = _probability(a, b, model)
     if p >= model.threshold:
         return None
     if p == 0.0:
         return "different unit"
-    fired = [name for name, v in zip(FEATURES[:7], features(a, b)[:7], strict=True) if v]
+    fired = [name for name, v in zip(FEATURES[:7], x[:7], strict=True) if v]
     return fired[0] if fired else f"values too far apart (p={p:.2f})"
 
 

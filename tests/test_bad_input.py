@@ -325,7 +325,7 @@ def test_html_script_and_style_never_become_article_text(tmp_path: Path) -> None
     path = tmp_path / "page.html"
     path.write_bytes(html.encode("cp1252"))
     (article,) = corpus.load_file(path).articles
-    assert article.text == "A hydrogen ferry was delivered.\nIt carries 120 cars."
+    assert article.text == "A hydrogen ferry was delivered.\n\nIt carries 120 cars."
     for leaked in ("color", "tracker", "JSON-LD", "injected", "display", "javascript"):
         assert leaked not in article.text
 

@@ -142,40 +142,6 @@ def _parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return meta, text[match.end() :]
 
 
-def _html_article(html: str) -> tuple[dict[str, Any], str]:
-    from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
-    tree = HTMLParser(html)
-    meta: dict[str, Any] = {}
-
-    def meta_content(*selectors: str) -> str | None:
-        for selector in selectors:
-            node = tree.css_first(selector)
-            if node is not None and node.attributes.get("content"):
-                return node.attributes["content"]
-        return None
-
-    title_node = tree.css_first("title") or tree.css_first("h1")
-    meta["title"] = meta_content('meta[property="og:title"]') or (
-        title_node.text(strip=True) if title_node else None
-    )
-    meta["date"] = meta_content(
-        'meta[property="article:published_time"]', 'meta[name="date"]', 'meta[name="pubdate"]'
-    )
-    if meta["date"] is None and (time_node := tree.css_first("time[datetime]")) is not None:
-        meta["date"] = time_node.attributes.get("datetime")
-    meta["url"] = meta_content('meta[property="og:url"]')
-    meta["author"] = meta_content('meta[name="author"]')
-    meta["outlet"] = meta_content('meta[property="og:site_name"]')
-    html_node = tree.css_first("html")
-    if html_node is not None and html_node.attributes.get("lang"):
-        meta["lang"] = (html_node.attributes["lang"] or "").split("-")[0].lower()
-    tree.strip_tags(["script", "style", "noscript", "nav", "footer", "aside", "form", "header"])
-    body = tree.css_first("article") or tree.body or tree.root
-    text = body.text(separator="\n", strip=True) if body is not None else ""
-    return meta, re.sub(r"\n{3,}", "\n\n", text)
-
-
 def _normalize_date(value: Any) -> str | None:
     if value in (None, ""):
         return None
@@ -291,7 +257,9 @@ def _articles_of(path: Path, suffix: str, raw: str) -> Loaded:
     if suffix in (".md", ".markdown"):
         meta, text = _parse_front_matter(raw)
     elif suffix in (".html", ".htm"):
-        meta, text = _html_article(raw)
+        from rag.ingest.pages import extract_page
+
+        meta, text = extract_page(raw, None)
     meta = {**{k: v for k, v in meta.items() if v}, **_sidecar(path)}
     return Loaded([make_article(str(meta.get("id") or path.stem), text, meta, str(path))])
 

@@ -20,7 +20,7 @@ Read = tuple[dict[str, Any], str]  # a document's metadata and its text
 
 
 def intake(module: str) -> Any:
-    """An intake library (pypdf, python-docx, trafilatura, httpx, feedparser), or the error
+    """An intake library (pypdf, python-docx, httpx, feedparser, datasketch), or the error
     naming the extra that installs it."""
     import importlib
 

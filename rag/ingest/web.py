@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 from rag.errors import InputError
 from rag.ingest.corpus import Article, Deduplicator, Loaded, make_article
 from rag.ingest.documents import docx_text, intake, pdf_text
+from rag.ingest.pages import extract_page
 
 # What the intake reads, by content type; anything else is refused with its type named.
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -236,22 +237,6 @@ def page_article(fetched: Fetched, fallback: dict[str, Any] | None = None) -> Ar
         raise InputError(f"{fetched.url}: no article text found on the page")
     url = meta.get("url") or fetched.final_url
     return make_article(_doc_id(url), text, {**meta, "url": url}, fetched.url)
-
-
-def extract_page(html: str, url: str) -> tuple[dict[str, Any], str]:
-    """Main text and metadata with trafilatura; the text keeps its paragraphs. Its
-    `deduplicate` stays off: it remembers paragraphs across calls, so the same page fetched
-    again (a check for updates) would come back empty."""
-    doc = intake("trafilatura").bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=False,
-        include_images=False, deduplicate=False, favor_precision=False,
-    )  # fmt: skip
-    if doc is None:
-        return {}, ""
-    text = re.sub(r"\n{3,}", "\n\n", (doc.text or "").replace("\n", "\n\n"))
-    meta = {"title": doc.title, "date": doc.date, "outlet": doc.sitename,
-            "author": doc.author, "url": doc.url or url, "lang": doc.language}  # fmt: skip
-    return meta, text
 
 
 def _decode(fetched: Fetched) -> str:

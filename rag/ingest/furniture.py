@@ -1,0 +1,293 @@
+"""Page furniture out of a news page's main text, around the main-text extractor.
+
+trafilatura finds the article's region well, but whatever sits inside that region comes with
+it: the kicker and byline above the headline, image captions and photo credits between
+paragraphs, "Anzeige" and "Read more" labels inside the body, a paywall box, a press release's
+"About the company", safe-harbour and media-contact trailer. On an old table layout without
+<p> elements it falls back to the whole page. On hand-written pages (`rag eval-extraction`)
+about a quarter of what it returned was such furniture. Two passes, before and after it:
+
+- `clean_markup` drops elements whose tag, ARIA role or class/id names them as furniture
+  (`figcaption`, `role="navigation"`, `class="muro-pago"`, `class="img-desc"`), and blocks that
+  are mostly link text (menus, "other stories" lists). An element holding a large share of the
+  page's prose is never dropped, whatever its name, so a mis-named article wrapper survives.
+- `article_blocks` keeps, from what the extractor returns, the blocks that read as article
+  prose: they end as a sentence ends and have a few words. Labels, bylines, datelines, reading
+  times, captions ending in a credit ("Foto: IMAGO / X", "（摄影：刘洋）"), score lines and
+  addresses do not. Prose that is still furniture is recognised by what it says: a contact
+  (an e-mail address or a telephone number), a copyright line, a paywall's sales line, and a
+  press release's trailer, cut from its "About …" or "Media contact" heading on. A heading is
+  kept only when article prose follows it; a list only when an article sentence introduces it
+  or its items are sentences themselves (a live ticker).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Tags that never hold the article's own sentences.
+FURNITURE_TAGS = frozenset({
+    "nav", "aside", "footer", "header", "form", "button", "select", "figure", "figcaption",
+    "noscript", "iframe", "dialog", "amp-sidebar", "amp-ad", "amp-sticky-ad", "amp-consent",
+})  # fmt: skip
+FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search",
+                             "dialog", "alertdialog", "menu", "menubar", "toolbar"})  # fmt: skip
+
+# Class and id words (whole words of a class name split on "-", "_" and case) that name page
+# furniture, in the languages of the seeds, and the starts of longer ones.
+FURNITURE_WORDS = frozenset({
+    # navigation, chrome
+    "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "masthead", "sidebar",
+    "toolbar", "utility", "footer", "header", "topbar", "skip", "logo",
+    # ads, promotion
+    "ad", "ads", "adv", "advert", "advertisement", "adslot", "dfp", "sponsor", "sponsored",
+    "promo", "promoted", "outbrain", "taboola", "anzeige", "werbung", "publicidad", "pub",
+    "publicite", "guanggao", "patrocinado", "sponsorise",
+    # sharing, comments, related
+    "share", "sharing", "social", "teilen", "compartir", "partage", "partager", "fenxiang",
+    "comment", "comments", "kommentar", "kommentare", "comentarios", "commentaires", "pinglun",
+    "reply", "related", "relacionadas", "relacionados", "recommended", "recirc", "readmore",
+    "more", "trending", "popular", "mostread", "xiangguan", "tuijian", "aussi", "teaser",
+    # sign-ups and paywalls
+    "newsletter", "signup", "subscribe", "subscription", "paywall", "regwall", "meter",
+    "premium", "abo", "muro", "mur", "pago", "suscripcion", "login",
+    # consent, overlays
+    "cookie", "cookies", "consent", "gdpr", "banner", "modal", "popup", "overlay",
+    # bylines, credits, captions, images
+    "byline", "author", "autor", "auteur", "bio", "dateline", "timestamp", "meta", "kicker",
+    "eyebrow", "caption", "credit", "credits", "photo", "photos", "foto", "fotos", "pic", "pics",
+    "img", "image", "images", "picture", "gallery", "bildunterschrift", "legende", "leyenda",
+    "pie", "editor", "zebian",
+    # notes, embeds, trailers, widgets
+    "embed", "einbettung", "hinweis", "notice", "disclaimer", "note", "contact", "kontakt",
+    "contacto", "about", "boilerplate", "quelle", "print", "poll", "weather", "ticker",
+    "podcast", "video", "tags", "tag", "topics", "keywords", "widget",
+})  # fmt: skip
+FURNITURE_PREFIXES = ("subscri", "suscri", "abonn", "newsletter", "advert", "sponsor", "promo",
+                      "comment", "komment", "coment", "share", "social", "related", "relacion",
+                      "recommend", "breadcrumb", "cookie", "consent", "caption", "paywall",
+                      "byline", "sidebar", "footer", "banner", "widget", "werbung", "anzeige",
+                      "publicid", "bildunter", "einbett")  # fmt: skip
+
+# An element holding more than this share of the page's prose is the article, whatever its name.
+ARTICLE_SHARE = 0.4
+# A block at least this much link text is a list of links (menu, "other stories").
+LINK_SHARE = 0.6
+
+_TERMINAL = ".!?…。！？"
+_CLOSERS = "\"'”’»«」』›)"
+_CJK = "\u3040-\u30ff\u3400-\u9fff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W\d_{_CJK}]{{2,}}")  # a CJK character counts as a word
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?:\+\d{1,3}[\s\d().-]{7,}\d|\b(?:Tel|Tél|Phone|Telefon|Teléfono|电话)\b)")
+_COPYRIGHT = re.compile(
+    r"©|\(c\)\s*\d{4}|all rights reserved|alle rechte vorbehalten|tous droits réservés|"
+    r"todos los derechos reservados|版权所有", re.I,
+)  # fmt: skip
+_PAYWALL = re.compile(
+    r"subscri(?:be|ption|bers?)\b|\bsign in\b|\blog in\b|suscr[ií]b|suscriptor|abonn[eé]|"
+    r"\babonnier|\babo\b|jetzt lesen|订阅|会员", re.I,
+)  # fmt: skip
+_TRAILER = re.compile(
+    r"^(?:about|über|uber|acerca de|sobre|à propos de?|a propos de?|关于)\s+\S|"
+    r"^(?:forward[- ]looking statements?|safe harbou?r|cautionary (?:note|statement)|"
+    r"media contacts?|press contacts?|investor contacts?|contacts?|pressekontakt|kontakt|"
+    r"(?:wissenschaftliche\s+)?ansprechpartner(?:in|innen)?|originalpublikation|"
+    r"original (?:publication|paper|study)|publicación original|publication originale|"
+    r"contacto(?: de prensa)?|contact(?:s)? (?:presse|médias?)|媒体联系|新闻联系|联系方式|###)",
+    re.I,
+)  # fmt: skip
+
+
+def clean_markup(tree: Any) -> Any:
+    """The page (an lxml tree) with its named furniture, its link lists and a press release's
+    trailer taken out."""
+    prose = _prose_chars(tree)
+    for element in list(tree.iter()):
+        if not isinstance(element.tag, str) or element.getparent() is None:
+            continue
+        if _is_furniture(element) and _prose_chars(element) <= ARTICLE_SHARE * prose:
+            element.drop_tree()
+    for heading in _trailer_headings(tree, prose):
+        if heading.getparent() is None:
+            continue  # went with an earlier trailer heading
+        for after in list(heading.itersiblings()):
+            after.drop_tree()
+        heading.drop_tree()
+    return tree
+
+
+def _trailer_headings(tree: Any, prose: int) -> list[Any]:
+    """Headings of a press release's trailer ("About …", "Media contact", "Originalpublikation")
+    found after most of the page's prose: they and what follows them in their section go."""
+    found, seen = [], 0
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = element.tag.lower()
+        text = " ".join("".join(element.itertext()).split())
+        if tag == "p" and is_prose(text):
+            seen += len(text)
+        elif (tag in ("h2", "h3", "h4", "h5", "h6", "p", "b", "strong", "dt")
+              and len(text) <= 60 and _TRAILER.match(text) and not is_prose(text)
+              and seen >= (1 - ARTICLE_SHARE) * prose):  # fmt: skip
+            found.append(element)
+    return found
+
+
+def _is_furniture(element: Any) -> bool:
+    tag = element.tag.lower()
+    if tag in FURNITURE_TAGS or (element.get("role") or "").lower() in FURNITURE_ROLES:
+        return True
+    if tag == "body" or tag == "html":
+        return False
+    return _named_furniture(element) or _mostly_links(element)
+
+
+def _named_furniture(element: Any) -> bool:
+    names = f"{element.get('class') or ''} {element.get('id') or ''}"
+    words = re.split(r"[\s_\-]+|(?<=[a-z])(?=[A-Z])", names)
+    for word in (w.lower() for w in words if w):
+        if word in FURNITURE_WORDS or word.startswith(FURNITURE_PREFIXES):
+            return True
+    return False
+
+
+def _mostly_links(element: Any) -> bool:
+    if element.tag.lower() not in ("div", "td", "ul", "ol", "section", "table", "p", "li"):
+        return False
+    text = _text_length(element)
+    if text == 0:
+        return False
+    links = sum(_text_length(a) for a in element.iter("a"))
+    return links >= LINK_SHARE * text
+
+
+def _text_length(element: Any) -> int:
+    """Characters of visible text, spaces left out (markup indentation would dilute links)."""
+    return sum(len(part) for part in "".join(element.itertext()).split())
+
+
+def _prose_chars(element: Any) -> int:
+    """Characters of sentence-like text in <p> elements (and the element itself, if a <p>)."""
+    total = 0
+    for p in element.iter("p"):
+        text = " ".join("".join(p.itertext()).split())
+        if is_prose(text):
+            total += len(text)
+    return total
+
+
+def is_prose(text: str) -> bool:
+    """Does the block read as article prose: a few words, and it ends as a sentence ends?"""
+    body = text.rstrip().rstrip(_CLOSERS).rstrip()
+    if not body or body[-1] not in _TERMINAL:
+        return False
+    if text.rstrip().endswith(")") and not text.lstrip().startswith("("):
+        return False  # "… (Gazette photo)", "（图片来源：视觉影像）": a caption's credit
+    return len(_WORD.findall(text)) >= 3
+
+
+def article_blocks(body: Any, title: str | None) -> list[str]:
+    """The extractor's output (its XML body) as paragraphs of the article's own text."""
+    units = list(_units(body))
+    kept: list[tuple[str, str]] = []
+    for i, (kind, text) in enumerate(units):
+        if _TRAILER.match(text) and not is_prose(text) and i >= len(units) * 0.4:
+            break  # a press release's "About …", "Media contact" trailer: the rest is too
+        if kind == "head":
+            if not _is_headline(text, title) and _prose_follows(units, i):
+                kept.append((kind, text))
+        elif kind == "item":
+            introduced = bool(kept) and kept[-1][1].endswith(":")
+            if (introduced or is_prose(text)) and not _furniture_prose(text):
+                kept.append((kind, text))
+        elif is_prose(text) and not _furniture_prose(text):
+            kept.append((kind, text))
+    return [text for _, text in kept]
+
+
+def _is_headline(text: str, title: str | None) -> bool:
+    """The page's own headline ("Title", or inside "Title | Site"): it is the title already."""
+    return bool(title) and text.casefold() in " ".join((title or "").split()).casefold()
+
+
+def _prose_follows(units: list[tuple[str, str]], index: int) -> bool:
+    for kind, text in units[index + 1 :]:
+        if kind == "head":
+            return False
+        if is_prose(text) and not _furniture_prose(text):
+            return True
+    return False
+
+
+def _furniture_prose(text: str) -> bool:
+    return bool(_EMAIL.search(text) or _PHONE.search(text) or _COPYRIGHT.search(text)
+                or (_PAYWALL.search(text) and len(_WORD.findall(text)) <= 20))  # fmt: skip
+
+
+def _units(body: Any) -> Any:
+    """(kind, text) for each block: "head", "item" (of a list) or "p"; a block's lines are
+    split where the page broke them, and joined again where a <br> fell inside a sentence."""
+    for element in body:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "list":
+            for item in element.iter("item"):
+                yield from (("item", line) for line in _lines(item))
+        else:
+            kind = "head" if tag == "head" else "p"
+            yield from ((kind, line) for line in _lines(element))
+
+
+def _lines(element: Any) -> list[str]:
+    raw = _with_breaks(element).split("\n")
+    lines: list[str] = []
+    for line in (" ".join(r.split()) for r in raw):
+        if not line:
+            continue
+        if lines and _continues(lines[-1], line):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    return lines
+
+
+_BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "tr", "table", "section", "article", "h1",
+                     "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "dl", "dt", "dd"})  # fmt: skip
+
+
+def _with_breaks(element: Any) -> str:
+    """The element's text with a line break for each <br> (<lb/> in trafilatura's output) and
+    around each block element."""
+    parts = [element.text or ""]
+    for child in element:
+        tag = child.tag.lower() if isinstance(child.tag, str) else ""
+        if tag in ("lb", "br"):
+            parts.append("\n")
+        elif tag in _BLOCKS:
+            parts.append(f"\n{_with_breaks(child)}\n")
+        elif tag:
+            parts.append(_with_breaks(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _continues(previous: str, line: str) -> bool:
+    """A <br> inside a sentence: the line before stops on a comma, or this one starts in
+    lower case."""
+    return previous[-1] in ",;，、" or (line[0].islower() and previous[-1] not in _TERMINAL)
+
+
+def visible_text(tree: Any) -> str:
+    """Every line of text a reader would see on the page: the last resort when no block reads
+    as article prose, so that a page is never read as empty while it has text."""
+    for hidden in list(tree.iter("script", "style", "noscript", "template")):
+        if hidden.getparent() is not None:
+            hidden.drop_tree()
+    body = tree.find("body")
+    lines = (
+        " ".join(line.split())
+        for line in _with_breaks(body if body is not None else tree).split("\n")
+    )
+    return "\n".join(line for line in lines if line)

@@ -162,13 +162,13 @@ def add_files(
                 accepted.append(article)
             else:
                 report.rejected.append((name, refusal))
-    if not accepted:
+    if not accepted and not seen.noted:
         say(1.0, "nothing to add")
         return report
     say(0.5, f"embedding {len(accepted)} article(s)")
     with _writing(settings.index_dir):
         store = get_store(settings.store_kind, settings.index_dir, tuning=settings.store)
-        result = store.upsert(accepted, progress=False)
+        result = store.upsert([*accepted, *seen.noted], progress=False)
     report.added, report.updated, report.unchanged = result.added, result.updated, result.unchanged
     report.total_documents, report.total_chunks = result.total_documents, result.total_chunks
     say(1.0, f"{len(report.added)} added, {len(report.updated)} updated")

@@ -418,6 +418,33 @@ def test_the_same_url_changed_replaces_its_old_version(
     assert not any("200,000 units" in t for t in texts)
 
 
+def test_a_copy_arriving_after_its_original_is_noted_on_the_indexed_article(
+    site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The wire story is indexed first; a syndicated copy on another site (its own menu and
+    footer, one sentence changed) fetched later is not indexed again, and its address is
+    stored on the original as "also published at", with nothing embedded again."""
+    from rag.stores.registry import get_store
+
+    copy = (PAGE.replace("Daily Wire", "Metro Post").replace("Markets Tech Opinion", "Home News")
+            .replace("people familiar with", "two people familiar with")
+            .replace('href="/news/nvidia-h200-china.html"', 'href="/metro/h200.html"'))  # fmt: skip
+    ROUTES["/metro/h200.html"] = (200, "text/html", copy.encode())
+    index = str(tmp_path / "index")
+    original, later = f"{site}/news/nvidia-h200-china.html", f"{site}/metro/h200.html"
+    assert main(["ingest", original, "--allow-private", "--index", index, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ingest", later, "--allow-private", "--index", index, "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "already in the index" in out.err and f"also published at {later}" in out.err, out
+    assert "0 added, 0 updated, 1 unchanged" in out.out and "embedded 0 chunks" in out.out, out
+    store = get_store("faiss_bm25", Path(index))
+    (doc_id,) = store.doc_ids()
+    assert store.article(doc_id).also_at == [later]
+    assert main(["ingest", later, "--allow-private", "--index", index, "--quiet"]) == 0
+    assert get_store("faiss_bm25", Path(index)).article(doc_id).also_at == [later]  # noted once
+
+
 def test_watch_polls_once_then_fetches_nothing_unchanged(
     site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

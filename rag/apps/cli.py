@@ -374,9 +374,7 @@ def _ingest_batch(args: argparse.Namespace, known: list[Any]) -> Any:
                        known)  # fmt: skip
     if urls:
         fetcher = web.Fetcher(allow_private=args.allow_private)
-        fetched = web.fetch_batch(urls, fetcher, [*known, *batch.articles], not args.quiet)
-        batch.articles += fetched.articles
-        batch.skipped += fetched.skipped
+        batch.extend(web.fetch_batch(urls, fetcher, [*known, *batch.articles], not args.quiet))
     return batch
 
 
@@ -405,7 +403,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         known = [store.article(doc_id) for doc_id in store.doc_ids()]
     batch = _ingest_batch(args, known)
     corpus.mark_updates(batch.articles, known)
-    if not batch.articles and len(batch.skipped) == 1:  # one reason: the error line says it
+    if not batch.articles and not batch.noted and len(batch.skipped) == 1:  # the line says it
         raise InputError(f"nothing to ingest: {batch.skipped[0]}")
     for file, encoding in batch.encodings.items():
         print(f"rag: note: {file}: decoded as {encoding}", file=sys.stderr)
@@ -414,7 +412,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     for article in batch.articles:
         if article.untrusted:
             print(f"rag: note: {article.source}: {planted_note(article)}", file=sys.stderr)
-    if not batch.articles:
+    if not batch.articles and not batch.noted:
         raise InputError(
             f"nothing to ingest: none of the {len(batch.skipped)} inputs above gave a usable "
             "article; the index is unchanged"
@@ -427,9 +425,11 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
         with ray_engine.cluster(args.address, engine.workers, progress=not args.quiet):
             embed = ray_engine.RayEmbed(store.embedder_name, engine)
-            report = store.upsert(batch.articles, progress=not args.quiet, embed=embed)
+            report = store.upsert(
+                [*batch.articles, *batch.noted], progress=not args.quiet, embed=embed
+            )
     else:
-        report = store.upsert(batch.articles, progress=not args.quiet)
+        report = store.upsert([*batch.articles, *batch.noted], progress=not args.quiet)
     pivot.prepare(store.langs)
     if args.json:
         _print_json({**report.as_dict(), "skipped": batch.skipped, "encodings": batch.encodings})

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,22 @@ class Loaded:
     articles: list[Article] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     encodings: dict[str, str] = field(default_factory=dict)  # file -> encoding, if not UTF-8
+    # indexed articles a copy of which arrived: with its address added to their "also
+    # published at"; stored without re-embedding (their text is unchanged)
+    noted: list[Article] = field(default_factory=list)
+
+    def extend(self, more: Loaded) -> None:
+        """`more` (read after this batch, with this batch's articles known) joined to it; a
+        note on one of this batch's own articles goes onto that article."""
+        self.articles += more.articles
+        self.skipped += more.skipped
+        self.encodings.update(more.encodings)
+        mine = {a.doc_id: a for a in [*self.articles, *self.noted]}
+        for article in more.noted:
+            if (own := mine.get(article.doc_id)) is not None:
+                own.also_at = list(dict.fromkeys([*own.also_at, *article.also_at]))
+            else:
+                self.noted.append(article)
 
 
 def _json_articles(path: Path, items: Iterable[tuple[str, Any]]) -> Loaded:
@@ -376,9 +392,17 @@ class Deduplicator:
     def __init__(self, known: Iterable[Article] = ()) -> None:
         known = list(known)
         self._known = {_text_key(a.text): a.doc_id for a in known}
+        self._indexed = {a.doc_id: a for a in known}
         self._by_id: dict[str, Article] = {}
         self._by_text: dict[str, Article] = {}
         self._near = _near_duplicates(known)
+        self._noted: dict[str, Article] = {}
+
+    @property
+    def noted(self) -> list[Article]:
+        """Indexed articles a copy of which was refused, each with the copy's address added to
+        its "also published at" (to store again; the text, so the vectors, are unchanged)."""
+        return [a for doc_id, a in self._noted.items() if doc_id not in self._by_id]
 
     def refusal(self, article: Article) -> str | None:
         """None, and the article is remembered; or why it is left out."""
@@ -399,8 +423,21 @@ class Deduplicator:
             )
         if self._near is not None and (copy := self._syndicated(article)) is not None:
             return copy
+        if (noted := self._noted.get(article.doc_id)) is not None:  # a new version of it
+            article.also_at = list(dict.fromkeys([*article.also_at, *noted.also_at]))
         self._by_id[article.doc_id] = self._by_text[key] = article
         return None
+
+    def admit(self, articles: Iterable[Article], batch: Loaded) -> None:
+        """Each article into `batch`: its articles, or its skipped lines with the reason; the
+        indexed articles noted so far replace `batch.noted`."""
+        for article in articles:
+            refusal = self.refusal(article)
+            if refusal is None:
+                batch.articles.append(article)
+            else:
+                batch.skipped.append(refusal)
+        batch.noted = self.noted
 
     def _syndicated(self, article: Article) -> str | None:
         """The reason a near-copy of a kept article is left out (the same story republished
@@ -416,9 +453,12 @@ class Deduplicator:
             return None
         where = article.url or article.source
         kept = self._by_id.get(match.key)
+        in_index = "" if kept is not None else ", already in the index"
+        if kept is None and match.key in self._indexed:
+            original = self._indexed[match.key]
+            kept = self._noted.setdefault(match.key, replace(original, also_at=[*original.also_at]))
         if kept is not None and where not in kept.also_at:
             kept.also_at.append(where)
-        in_index = "" if kept is not None else ", already in the index"
         return (f"{article.source}: a copy of {match.key}{in_index} (similarity "
                 f"{match.similarity:.2f}); kept once, also published at {where}")  # fmt: skip
 
@@ -480,12 +520,7 @@ def load_batch(
             continue
         batch.skipped.extend(loaded.skipped)
         batch.encodings.update(loaded.encodings)
-        for article in loaded.articles:
-            refusal = seen.refusal(article)
-            if refusal is None:
-                batch.articles.append(article)
-            else:
-                batch.skipped.append(refusal)
+        seen.admit(loaded.articles, batch)
     return batch
 
 

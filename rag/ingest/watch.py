@@ -184,10 +184,10 @@ class Watcher:
             else:
                 result.copies.append(refusal)
         corpus.mark_updates(fresh, known)
-        if not self.embed or not fresh:
+        if not self.embed or not (fresh or seen.noted):
             return
         started = time.perf_counter()
-        report = self.store.upsert(fresh)
+        report = self.store.upsert([*fresh, *seen.noted])
         result.index_seconds = time.perf_counter() - started
         result.added, result.updated = list(report.added), list(report.updated)
         urls = {a.doc_id: a.url or a.source for a in fresh}

@@ -383,10 +383,5 @@ def fetch_batch(
             import sys
 
             print(f"rag: fetched {url}: {len(found)} article(s)", file=sys.stderr)
-        for article in found:
-            refusal = seen.refusal(article)
-            if refusal is None:
-                batch.articles.append(article)
-            else:
-                batch.skipped.append(refusal)
+        seen.admit(found, batch)
     return batch

@@ -360,16 +360,22 @@ class ArrayStore(ABC):
     def upsert(
         self, articles: Sequence[Article], progress: bool = False, embed: Embed = chunk_and_embed
     ) -> IngestReport:
-        """Add or update articles; `embed` chunks and embeds only the new or changed ones."""
+        """Add or update articles; `embed` chunks and embeds only the new or changed ones. An
+        unchanged article that brings new "also published at" places has only its record
+        rewritten (the places are not part of its content hash)."""
         started = time.perf_counter()
         report = IngestReport()
         docs = dict(self.docs)
         fresh: list[Article] = []
+        noted = False  # an unchanged article with new places where copies of it ran
         for article in articles:
             sha = article.content_hash()
             previous = docs.get(article.doc_id)
             if previous is not None and previous.sha256 == sha:
                 report.unchanged.append(article.doc_id)
+                if article.also_at != previous.article.also_at:
+                    docs[article.doc_id] = DocEntry(article, sha, previous.chunks)
+                    noted = True
                 continue
             (report.updated if previous else report.added).append(article.doc_id)
             docs[article.doc_id] = DocEntry(article, sha, [])  # keeps its place; chunked below
@@ -386,6 +392,8 @@ class ArrayStore(ABC):
             report.tokens_embedded += batch.tokens
             info = {"name": self.embedder_name, "id": embedder.id, "dim": embedder.dim}
             self._store(docs, batch.per_document(), info)
+        elif noted:  # only the record changes: every vector is reused
+            self._store(docs, {}, self.manifest["embedder"])
         report.total_documents = len(docs)
         report.total_chunks = sum(len(d.chunks) for d in docs.values())
         report.seconds = time.perf_counter() - started

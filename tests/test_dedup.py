@@ -100,3 +100,22 @@ def test_the_lookup_runs_at_scale() -> None:
 
     speed = duplicates.lookup_benchmark(2000, queries=20)
     assert speed["articles"] == 2000 and speed["lsh_p95_ms"] > 0 and speed["scan_p50_ms"] > 0
+
+
+def test_signatures_kept_across_polls_sign_each_indexed_text_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`rag watch` keeps the indexed texts' MinHash signatures between polls: a second
+    Deduplicator over the same index signs nothing again, and still finds the copy."""
+    signed: list[str] = []
+    real = dedup.signature
+    monkeypatch.setattr(dedup, "signature", lambda text: signed.append(text) or real(text))
+    known = [corpus.make_article("wire", STORY, {"lang": "en"}, "wire.txt"),
+             corpus.make_article("de", GERMAN, {"lang": "de"}, "de.txt")]  # fmt: skip
+    signatures: dict[str, object] = {}
+    corpus.Deduplicator(known, signatures)
+    assert len(signed) == 2
+    again = corpus.Deduplicator(known, signatures)
+    assert len(signed) == 2
+    copy = corpus.make_article("post", REPUBLISHED, {"lang": "en"}, "post.txt")
+    assert "a copy of wire" in (again.refusal(copy) or "")

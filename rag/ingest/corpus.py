@@ -389,13 +389,16 @@ class Deduplicator:
     (the index's articles) makes a renamed copy of an indexed article a duplicate too, while
     the same id with the same text stays an unchanged article."""
 
-    def __init__(self, known: Iterable[Article] = ()) -> None:
+    def __init__(
+        self, known: Iterable[Article] = (), signatures: dict[str, Any] | None = None
+    ) -> None:
         known = list(known)
         self._known = {_text_key(a.text): a.doc_id for a in known}
         self._indexed = {a.doc_id: a for a in known}
         self._by_id: dict[str, Article] = {}
         self._by_text: dict[str, Article] = {}
-        self._near = _near_duplicates(known)
+        self._signatures = {} if signatures is None else signatures
+        self._near = _near_duplicates(known, self._signatures)
         self._noted: dict[str, Article] = {}
 
     @property
@@ -446,7 +449,9 @@ class Deduplicator:
         from rag.ingest import dedup
 
         assert self._near is not None
-        minhash = dedup.signature(article.text)
+        minhash = self._signatures.setdefault(
+            _text_key(article.text), dedup.signature(article.text)
+        )
         match = self._near.match(minhash, exclude={article.doc_id})
         if match is None:
             self._near.add(article.doc_id, minhash)
@@ -484,15 +489,20 @@ def mark_updates(articles: Iterable[Article], known: Iterable[Article]) -> list[
     return updated
 
 
-def _near_duplicates(known: list[Article]) -> Any:
+def _near_duplicates(known: list[Article], signatures: dict[str, Any]) -> Any:
     """An LSH index of the known articles' MinHash signatures; None without datasketch (the
-    `intake` extra), where only exact copies are caught."""
+    `intake` extra), where only exact copies are caught. `signatures` (by text key) are reused
+    and filled in: a long-running caller (`rag watch`) signs each indexed text once, not once
+    per poll."""
     try:
         from rag.ingest import dedup
 
         index = dedup.NearDuplicates()
         for article in known:
-            index.add(article.doc_id, dedup.signature(article.text))
+            key = _text_key(article.text)
+            if key not in signatures:
+                signatures[key] = dedup.signature(article.text)
+            index.add(article.doc_id, signatures[key])
     except MissingExtra:
         return None
     return index

@@ -137,6 +137,8 @@ class Watcher:
     interval_s: float = 900.0
     log: Callable[[str], None] = print
     embed: bool = True  # False: fetch and read only (to time the intake without embedding)
+    # MinHash signatures of the indexed texts, kept across polls (see corpus.Deduplicator)
+    signatures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def poll(self, url: str) -> PollResult:
         result = PollResult(url)
@@ -175,7 +177,7 @@ class Watcher:
 
     def _index(self, articles: list[corpus.Article], result: PollResult) -> None:
         known = [self.store.article(d) for d in self.store.doc_ids()]
-        seen = corpus.Deduplicator(known)
+        seen = corpus.Deduplicator(known, self.signatures)
         fresh = []
         for article in articles:
             refusal = seen.refusal(article)

@@ -61,7 +61,7 @@ FURNITURE_WORDS = frozenset({
     "pie", "editor", "zebian",
     # notes, embeds, trailers, widgets
     "embed", "einbettung", "hinweis", "notice", "disclaimer", "note", "contact", "kontakt",
-    "contacto", "about", "boilerplate", "quelle", "print", "poll", "weather", "ticker",
+    "contacto", "about", "boilerplate", "quelle", "print", "poll", "weather",
     "podcast", "video", "tags", "tag", "topics", "keywords", "widget",
 })  # fmt: skip
 FURNITURE_PREFIXES = ("subscri", "suscri", "abonn", "newsletter", "advert", "sponsor", "promo",
@@ -192,20 +192,27 @@ def is_prose(text: str) -> bool:
 def article_blocks(body: Any, title: str | None) -> list[str]:
     """The extractor's output (its XML body) as paragraphs of the article's own text."""
     units = list(_units(body))
-    kept: list[tuple[str, str]] = []
+    kept: list[str] = []
+    listing = False  # inside a list that an article sentence introduced ("… three items:")
     for i, (kind, text) in enumerate(units):
         if _TRAILER.match(text) and not is_prose(text) and i >= len(units) * 0.4:
             break  # a press release's "About …", "Media contact" trailer: the rest is too
         if kind == "head":
-            if not _is_headline(text, title) and _prose_follows(units, i):
-                kept.append((kind, text))
+            keep = not _is_headline(text, title) and _prose_follows(units, i)
         elif kind == "item":
-            introduced = bool(kept) and kept[-1][1].endswith(":")
-            if (introduced or is_prose(text)) and not _furniture_prose(text):
-                kept.append((kind, text))
-        elif is_prose(text) and not _furniture_prose(text):
-            kept.append((kind, text))
-    return [text for _, text in kept]
+            keep = (listing or is_prose(text)) and not _furniture_prose(text)
+        else:
+            listing = _introduces_list(units, i)
+            keep = (listing or is_prose(text)) and not _furniture_prose(text)
+        if keep:
+            kept.append(text)
+    return kept
+
+
+def _introduces_list(units: list[tuple[str, str]], index: int) -> bool:
+    text = units[index][1]
+    following = units[index + 1][0] if index + 1 < len(units) else ""
+    return following == "item" and text.endswith(":") and len(_WORD.findall(text)) >= 3
 
 
 def _is_headline(text: str, title: str | None) -> bool:

@@ -25,6 +25,7 @@ from rag.ingest.corpus import load_file
 from tests.test_browser import (  # noqa: F401 (driver is a fixture)
     CHROMEDRIVER,
     CHROMIUM,
+    ask,
     driver,
     find,
     screenshot,
@@ -398,13 +399,20 @@ def test_the_same_url_changed_replaces_its_old_version(
     site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A corrected story fetched again from the same URL replaces the indexed one: its chunks
-    are embedded again, the old text is gone from search, and the source says "updated"."""
+    are embedded again, the old text is gone from search, and the source says "updated". A
+    reader's feedback row on an answer from the old version stays readable, with its quote."""
+    from rag.feedback import FeedbackStore, export_eval_items, feedback_path
     from rag.service import RAG
 
     path = "/news/corrected.html"
     ROUTES[path] = (200, "text/html", PAGE.encode())
     index = str(tmp_path / "index")
     assert main(["ingest", f"{site}{path}", "--allow-private", "--index", index, "--quiet"]) == 0
+    question = "How many units have Alibaba and ByteDance each asked for?"
+    old = RAG(Path(index)).ask(question)
+    assert any("200,000 units" in c.quote for c in old.citations), old
+    feedback = FeedbackStore(feedback_path(Path(index)))
+    feedback.record(question, old.to_dict(), "up", "right figure")
     corrected = PAGE.replace("more than 200,000 units", "more than 250,000 units")
     ROUTES[path] = (200, "text/html", corrected.encode())
     assert main(["ingest", f"{site}{path}", "--allow-private", "--index", index, "--quiet"]) == 0
@@ -416,6 +424,10 @@ def test_the_same_url_changed_replaces_its_old_version(
     assert article.updated is not None and article.url == f"{site}{path}"
     texts = [s.text for c in rag.index.chunks() for s in rag.index.sentences_of(c.chunk_id)]
     assert not any("200,000 units" in t for t in texts)
+    (row,) = feedback.all()
+    assert any("200,000 units" in c["quote"] for c in row.answer["citations"])
+    (draft,) = export_eval_items([row])
+    assert draft["sources"] == [doc_id] and draft["q"] == question
 
 
 def test_a_copy_arriving_after_its_original_is_noted_on_the_indexed_article(
@@ -557,3 +569,42 @@ def test_the_articles_tab_adds_and_follows_a_feed_in_the_browser(
         assert "\nok\n" in f"\n{watched}\n".replace(" ", "\n"), watched
         find(driver, "#watched")[0].location_once_scrolled_into_view  # noqa: B018
         screenshot(driver, "watched-feed")
+
+
+def test_an_updated_story_and_its_copies_show_on_its_source_in_the_browser(
+    site: str,
+    tmp_path: Path,
+    driver: Any,  # noqa: F811
+) -> None:
+    """A story corrected at its URL, then republished elsewhere: the answer's source in the
+    page links to the URL, names the outlet, says "updated DATE" and "also published at"."""
+    from datetime import UTC, datetime
+
+    from tests.conftest import serve_page
+
+    path, copy_path = "/news/corrected-browser.html", "/metro/corrected-browser.html"
+    ROUTES[path] = (200, "text/html", PAGE.encode())
+    index = tmp_path / "index"
+    ingest = ["--allow-private", "--index", str(index), "--quiet"]
+    assert main(["ingest", f"{site}{path}", *ingest]) == 0
+    corrected = PAGE.replace("more than 200,000 units", "more than 250,000 units")
+    ROUTES[path] = (200, "text/html", corrected.encode())
+    copy = corrected.replace("Daily Wire", "Metro Post").replace(
+        'href="/news/nvidia-h200-china.html"', f'href="{copy_path}"'
+    )
+    ROUTES[copy_path] = (200, "text/html", copy.encode())
+    assert main(["ingest", f"{site}{path}", *ingest]) == 0
+    assert main(["ingest", f"{site}{copy_path}", *ingest]) == 0
+    today = datetime.now(UTC).date().isoformat()
+    with serve_page(index) as url, shot_on_failure(driver, "updated-source"):
+        driver.get(url)
+        ask(driver, "How many units have Alibaba and ByteDance each asked for?")
+        wait(driver, lambda d: find(d, '#chat a.cite[href="#src-1"]') and find(d, "#src-1 mark"))
+        source = find(driver, "#evidence section.source#src-1")[0]
+        assert "250,000 units" in source.text and "Daily Wire" in source.text, source.text
+        assert f"updated {today}" in source.text, source.text
+        assert f"also published at: {site}{copy_path}" in source.text, source.text
+        links = [a.get_attribute("href") for a in source.find_elements("css selector", "a")]
+        assert f"{site}{path}" in links, links
+        source.location_once_scrolled_into_view  # noqa: B018
+        screenshot(driver, "updated-source")

@@ -411,13 +411,15 @@ class Deduplicator:
         """None, and the article is remembered; or why it is left out."""
         key = _text_key(article.text)
         if (first := self._by_text.get(key)) is not None:
+            self._note(first.doc_id, article)
             return (
                 f"{article.source}: the same text as {first.source}; kept once, as {first.doc_id}"
             )
         if self._known.get(key, article.doc_id) != article.doc_id:
+            where = self._note(self._known[key], article)
             return (
                 f"{article.source}: the same text as {self._known[key]}, already in the index; "
-                "not added again"
+                f"not added again{f', also published at {where}' if article.url else ''}"
             )
         if (first := self._by_id.get(article.doc_id)) is not None:
             return (
@@ -430,6 +432,21 @@ class Deduplicator:
             article.also_at = list(dict.fromkeys([*article.also_at, *noted.also_at]))
         self._by_id[article.doc_id] = self._by_text[key] = article
         return None
+
+    def _note(self, doc_id: str, copy: Article) -> str:
+        """Where `copy` ran (its URL), added to the "also published at" of the article `doc_id`
+        (one of this batch's, or an indexed one, then also listed in `noted`); the place. A
+        copy with no URL (a second file) is reported, not noted: it was published nowhere."""
+        where = copy.url or copy.source
+        if not copy.url:
+            return where
+        kept = self._by_id.get(doc_id)
+        if kept is None and doc_id in self._indexed:
+            original = self._indexed[doc_id]
+            kept = self._noted.setdefault(doc_id, replace(original, also_at=[*original.also_at]))
+        if kept is not None and where not in kept.also_at:
+            kept.also_at.append(where)
+        return where
 
     def admit(self, articles: Iterable[Article], batch: Loaded) -> None:
         """Each article into `batch`: its articles, or its skipped lines with the reason; the
@@ -456,14 +473,8 @@ class Deduplicator:
         if match is None:
             self._near.add(article.doc_id, minhash)
             return None
-        where = article.url or article.source
-        kept = self._by_id.get(match.key)
-        in_index = "" if kept is not None else ", already in the index"
-        if kept is None and match.key in self._indexed:
-            original = self._indexed[match.key]
-            kept = self._noted.setdefault(match.key, replace(original, also_at=[*original.also_at]))
-        if kept is not None and where not in kept.also_at:
-            kept.also_at.append(where)
+        in_index = "" if match.key in self._by_id else ", already in the index"
+        where = self._note(match.key, article)
         return (f"{article.source}: a copy of {match.key}{in_index} (similarity "
                 f"{match.similarity:.2f}); kept once, also published at {where}")  # fmt: skip
 

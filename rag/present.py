@@ -48,6 +48,7 @@ class SourceView:
     url: str | None = None  # where it was published
     also_at: tuple[str, ...] = ()  # where near-copies of it were published
     updated: str | None = None  # when a new version replaced the first one
+    author: str | None = None  # the byline, where the article has one
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def _source(citation: Citation, article: Article) -> SourceView:
         url=article.url,
         also_at=tuple(article.also_at),
         updated=article.updated,
+        author=article.author,
     )
 
 

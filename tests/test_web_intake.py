@@ -387,9 +387,10 @@ def test_a_fetched_source_shows_its_outlet_and_links_to_where_it_was_published(
                      article.text[start:end], start, end)  # fmt: skip
     view = present(Answer(f"{ARTICLE[1]} [1]", False, [cited]), rag.index.article)
     panel = page.evidence_html(view)
-    assert f"<a href='{article.url}'" in panel and "Daily Wire" in panel
+    assert f"<a href='{article.url}'" in panel and "Daily Wire · by Jane Doe" in panel
     slack = slack_blocks.source_mrkdwn(view.sources[0])
     assert slack.startswith(f"*[1] <{article.url}|Nvidia cleared") and "Daily Wire" in slack
+    assert "by Jane Doe" in slack
     (row,) = list_articles(rag.index)
     assert (row["outlet"], row["url"]) == ("Daily Wire", article.url)
     assert "url" in page.ARTICLE_COLUMNS
@@ -601,7 +602,7 @@ def test_an_updated_story_and_its_copies_show_on_its_source_in_the_browser(
         ask(driver, "How many units have Alibaba and ByteDance each asked for?")
         wait(driver, lambda d: find(d, '#chat a.cite[href="#src-1"]') and find(d, "#src-1 mark"))
         source = find(driver, "#evidence section.source#src-1")[0]
-        assert "250,000 units" in source.text and "Daily Wire" in source.text, source.text
+        assert "250,000 units" in source.text and "Daily Wire · by Jane Doe" in source.text
         assert f"updated {today}" in source.text, source.text
         assert f"also published at: {site}{copy_path}" in source.text, source.text
         links = [a.get_attribute("href") for a in source.find_elements("css selector", "a")]

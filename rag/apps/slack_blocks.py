@@ -106,10 +106,11 @@ def answer_mrkdwn(view: AnswerView) -> str:
 
 
 def source_mrkdwn(source: SourceView) -> str:
-    """`[n] Title — outlet · date · lang` and the quoted sentence."""
+    """`[n] Title — outlet · by author · date · lang` and the quoted sentence."""
     updated = (f"updated {source.updated}",) if source.updated else ()
-    meta = " · ".join((source.outlet or "unknown outlet", source.date or "undated", *updated,
-                       source.lang))  # fmt: skip
+    byline = (f"by {source.author}",) if source.author else ()
+    meta = " · ".join((source.outlet or "unknown outlet", *byline, source.date or "undated",
+                       *updated, source.lang))  # fmt: skip
     quote = shorten(" ".join(source.quote.split()), QUOTE_CHARS)
     flag = f"⚠️ _{UNTRUSTED_SOURCE}_ · " if source.untrusted else ""
     title = escape(source.title)

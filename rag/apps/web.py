@@ -155,6 +155,10 @@ def _linked_title(s: SourceView) -> str:
     return title
 
 
+def _byline(s: SourceView) -> str:
+    return f"by {s.author}" if s.author else ""
+
+
 def _updated(s: SourceView) -> str:
     return f"updated {s.updated}" if s.updated else ""
 
@@ -184,7 +188,9 @@ def _source_html(s: SourceView) -> str:
     )
     meta = (
         " · ".join(
-            _escape(x) for x in (s.outlet or "", s.date or "undated", _updated(s), s.lang) if x
+            _escape(x)
+            for x in (s.outlet or "", _byline(s), s.date or "undated", _updated(s), s.lang)
+            if x
         )
         + f" · <code>{_escape(s.doc_id)}</code>"
     )

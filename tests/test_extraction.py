@@ -13,7 +13,9 @@ from rag.apps.cli import main
 from rag.evaluation import extraction
 from rag.ingest import corpus, pages
 
-HELD_OUT = extraction.PAGES.parent / "pages-heldout"
+# Development sets (the passes were shaped on them) and the set held out from that work.
+DEVELOPMENT = [extraction.PAGES, extraction.PAGES.parent / "pages-heldout"]
+HELD_OUT = extraction.PAGES.parent / "pages-heldout2"
 
 
 def _text(body: str, lang: str = "en") -> str:
@@ -28,10 +30,12 @@ STORY = [
 ]
 
 
-def test_the_shipped_reader_on_the_development_pages() -> None:
-    """Measured on eval/pages (24 pages, 283 sentences; the passes were written while looking
-    at these pages): kept 1.000, furniture 0.000; trafilatura alone lets 0.249 through."""
-    results = extraction.evaluate(extraction.PAGES)
+@pytest.mark.parametrize("folder", DEVELOPMENT, ids=lambda p: p.name)
+def test_the_shipped_reader_on_the_development_pages(folder: Path) -> None:
+    """Measured: eval/pages (24 pages) and eval/pages-heldout (20 pages, scored 0.990 kept,
+    0.068 furniture when it arrived, then used for development): kept 1.000, furniture 0.000
+    on both; trafilatura alone lets 0.249 and 0.421 through."""
+    results = extraction.evaluate(folder)
     shipped, alone = results["shipped"], results["trafilatura alone"]
     assert shipped["kept"] >= 0.95 and shipped["boilerplate"] <= 0.02, shipped
     assert alone["boilerplate"] > 0.1  # the scorer sees what the passes take out
@@ -39,8 +43,8 @@ def test_the_shipped_reader_on_the_development_pages() -> None:
 
 @pytest.mark.skipif(not HELD_OUT.exists(), reason="no held-out page set")
 def test_the_shipped_reader_on_held_out_pages() -> None:
-    """eval/pages-heldout: written by someone who saw neither the reader nor the development
-    pages, scored once when it arrived (numbers in its README and the closing note)."""
+    """eval/pages-heldout2: written by someone who saw neither the reader nor the other page
+    sets, scored once when it arrived (numbers in its README and the closing note)."""
     shipped = extraction.evaluate(HELD_OUT)["shipped"]
     assert shipped["kept"] >= 0.9 and shipped["boilerplate"] <= 0.1, shipped
 

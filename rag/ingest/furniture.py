@@ -63,15 +63,20 @@ FURNITURE_WORDS = frozenset({
     "embed", "einbettung", "hinweis", "notice", "disclaimer", "note", "contact", "kontakt",
     "contacto", "about", "boilerplate", "quelle", "print", "poll", "weather",
     "podcast", "video", "tags", "tag", "topics", "keywords", "widget",
+    # polls, newsletters, apps, appeals (es boletín/encuesta, fr sondage, de Umfrage/Spenden)
+    "survey", "encuesta", "sondage", "umfrage", "boletin", "app", "apps", "download",
+    "donate", "donation", "spenden",
 })  # fmt: skip
 FURNITURE_PREFIXES = ("subscri", "suscri", "abonn", "newsletter", "advert", "sponsor", "promo",
                       "comment", "komment", "coment", "share", "social", "related", "relacion",
                       "recommend", "breadcrumb", "cookie", "consent", "caption", "paywall",
                       "byline", "sidebar", "footer", "banner", "widget", "werbung", "anzeige",
-                      "publicid", "bildunter", "einbett")  # fmt: skip
+                      "publicid", "bildunter", "einbett", "author", "autor")  # fmt: skip
 
 # An element holding more than this share of the page's prose is the article, whatever its name.
 ARTICLE_SHARE = 0.4
+# A trailer heading ("About …") counts only after this share of the page's prose.
+TRAILER_AFTER = 0.5
 # A block at least this much link text is a list of links (menu, "other stories").
 LINK_SHARE = 0.6
 
@@ -80,10 +85,21 @@ _CLOSERS = "\"'”’»«」』›)"
 _CJK = "\u3040-\u30ff\u3400-\u9fff"
 _WORD = re.compile(rf"[{_CJK}]|[^\W\d_{_CJK}]{{2,}}")  # a CJK character counts as a word
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?:\+\d{1,3}[\s\d().-]{7,}\d|\b(?:Tel|Tél|Phone|Telefon|Teléfono|电话)\b)")
+_PHONE = re.compile(
+    r"\+\d{1,3}[\s\d().-]{7,}\d|\b(?:Tel|Tél|Phone|Telefon|Teléfono|电话)\b|"
+    r"\b(?:call|ring|llame|llamar|appelez|anrufen)\s+(?:us\s+)?(?:on\s+)?\(?0\d", re.I,
+)  # fmt: skip
 _COPYRIGHT = re.compile(
     r"©|\(c\)\s*\d{4}|all rights reserved|alle rechte vorbehalten|tous droits réservés|"
-    r"todos los derechos reservados|版权所有", re.I,
+    r"todos los derechos reservados|版权所有|版权声明|免责声明|^disclaimer\b|^haftungsausschluss|"
+    r"^aviso legal|^avertissement", re.I,
+)  # fmt: skip
+# What only a site says about itself: comment prompts, app prompts, hit counters.
+_SITE_TALK = re.compile(
+    r"\bno comments\b|be the first to comment|comments are closed|download (?:our|the) app|"
+    r"\bvisitor number\b|best viewed (?:at|with|in)|noch keine kommentare|"
+    r"sé el primero en comentar|no hay comentarios|aucun commentaire|soyez le premier à|"
+    r"暂无评论|下载.{0,16}(?:客户端|app)", re.I,
 )  # fmt: skip
 _PAYWALL = re.compile(
     r"subscri(?:be|ption|bers?)\b|\bsign in\b|\blog in\b|suscr[ií]b|suscriptor|abonn[eé]|"
@@ -131,7 +147,7 @@ def _trailer_headings(tree: Any, prose: int) -> list[Any]:
             seen += len(text)
         elif (tag in ("h2", "h3", "h4", "h5", "h6", "p", "b", "strong", "dt")
               and len(text) <= 60 and _TRAILER.match(text) and not is_prose(text)
-              and seen >= (1 - ARTICLE_SHARE) * prose):  # fmt: skip
+              and seen >= TRAILER_AFTER * prose):  # fmt: skip
             found.append(element)
     return found
 
@@ -231,6 +247,7 @@ def _prose_follows(units: list[tuple[str, str]], index: int) -> bool:
 
 def _furniture_prose(text: str) -> bool:
     return bool(_EMAIL.search(text) or _PHONE.search(text) or _COPYRIGHT.search(text)
+                or _SITE_TALK.search(text)
                 or (_PAYWALL.search(text) and len(_WORD.findall(text)) <= 20))  # fmt: skip
 
 
@@ -281,9 +298,12 @@ def _with_breaks(element: Any) -> str:
 
 
 def _continues(previous: str, line: str) -> bool:
-    """A <br> inside a sentence: the line before stops on a comma, or this one starts in
-    lower case."""
-    return previous[-1] in ",;，、" or (line[0].islower() and previous[-1] not in _TERMINAL)
+    """A <br> inside a sentence: the line before stops on a comma, or it stops mid-sentence
+    (a long line with no full stop) and this one starts in lower case or with a quotation."""
+    if previous[-1] in ",;，、":
+        return True
+    open_sentence = previous[-1] not in _TERMINAL and len(_WORD.findall(previous)) >= 8
+    return open_sentence and (line[0].islower() or line[0] in "“‘\"'«„(")
 
 
 def visible_text(tree: Any) -> str:

@@ -456,6 +456,12 @@ def test_a_copy_arriving_after_its_original_is_noted_on_the_indexed_article(
     assert store.article(doc_id).also_at == [later]
     assert main(["ingest", later, "--allow-private", "--index", index, "--quiet"]) == 0
     assert get_store("faiss_bm25", Path(index)).article(doc_id).also_at == [later]  # noted once
+    capsys.readouterr()
+    question = "How many units have Alibaba and ByteDance each asked for?"
+    assert main(["ask", question, "--index", index]) == 0
+    shown = capsys.readouterr().out
+    assert f"Daily Wire · by Jane Doe · {original}" in shown, shown
+    assert f"also published at {later}" in shown, shown
 
 
 def test_watch_polls_once_then_fetches_nothing_unchanged(

@@ -531,11 +531,19 @@ def render_text(view: AnswerView) -> str:
 
 
 def _source_lines(view: AnswerView) -> list[str]:
-    return [
-        f"  [{s.n}] {s.title} ({s.doc_id}, {s.lang}, {s.date or 'undated'}, "
-        f"chars {s.start}-{s.end})"
-        for s in view.sources
-    ]
+    """`[n] Title (id, lang, date, chars)`, then, where known, the outlet, byline, URL, the
+    date of the version quoted and where copies ran."""
+    lines = []
+    for s in view.sources:
+        lines.append(f"  [{s.n}] {s.title} ({s.doc_id}, {s.lang}, {s.date or 'undated'}, "
+                     f"chars {s.start}-{s.end})")  # fmt: skip
+        where = [s.outlet or "", f"by {s.author}" if s.author else "", s.url or "",
+                 f"updated {s.updated}" if s.updated else ""]  # fmt: skip
+        if any(where):
+            lines.append(f"      {' · '.join(w for w in where if w)}")
+        if s.also_at:
+            lines.append(f"      also published at {', '.join(s.also_at)}")
+    return lines
 
 
 def _remark_lines(view: AnswerView) -> list[str]:

@@ -444,7 +444,7 @@ class Deduplicator:
         if kept is None and doc_id in self._indexed:
             original = self._indexed[doc_id]
             kept = self._noted.setdefault(doc_id, replace(original, also_at=[*original.also_at]))
-        if kept is not None and where not in kept.also_at:
+        if kept is not None and where not in (kept.url, kept.source, *kept.also_at):
             kept.also_at.append(where)
         return where
 

@@ -14,7 +14,7 @@ from rag.evaluation import extraction
 from rag.ingest import corpus, pages
 
 # Development sets (the passes were shaped on them) and the set held out from that work.
-DEVELOPMENT = [extraction.PAGES, extraction.PAGES.parent / "pages-heldout"]
+DEVELOPMENT = [extraction.PAGES.parent / name for name in ("pages", "pages-heldout")]
 HELD_OUT = extraction.PAGES.parent / "pages-heldout2"
 
 
@@ -138,3 +138,20 @@ def test_rag_eval_extraction_prints_the_table_and_refuses_an_empty_folder(
     assert main(["eval-extraction", "--pages", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no test pages" in err[0]
+
+
+def test_a_site_talking_about_itself_stays_out_of_the_story() -> None:
+    """Full-sentence furniture inside the body, with class names that say nothing: a poll box
+    (by its heading), a syndication notice, a donation appeal naming the outlet, a call-out."""
+    markup = (
+        "<html lang='en'><head><meta property='og:site_name' content='Carrow Ledger'></head>"
+        "<body><article class='b1'>" + "".join(f"<p>{s}</p>" for s in STORY[:2])
+        + "<div class='q7'><h3>Poll</h3><p>Should the council raise the tax rate next year?</p>"
+        "<p>Yes, it has to.</p><p>No, it should not.</p></div>"
+        "<p class='x'>Are you affected by the cuts? Send us your stories through our form.</p>"
+        + "".join(f"<p>{s}</p>" for s in STORY[2:])
+        + "<p class='z'>This article first appeared in the Valley Herald and is republished "
+        "with permission.</p><p class='y'>The Carrow Ledger is owned by a charitable trust and "
+        "answers to no shareholder.</p></article></body></html>"
+    )  # fmt: skip
+    assert pages.extract_page(markup, None)[1] == "\n\n".join(STORY)

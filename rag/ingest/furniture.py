@@ -91,7 +91,8 @@ _PHONE = re.compile(
 )  # fmt: skip
 _COPYRIGHT = re.compile(
     r"©|\(c\)\s*\d{4}|all rights reserved|alle rechte vorbehalten|tous droits réservés|"
-    r"todos los derechos reservados|版权所有|版权声明|免责声明|^disclaimer\b|^haftungsausschluss|"
+    r"todos los derechos reservados|版权所有|版权声明|免责声明|^声明[:：]|^disclaimer\b|"
+    r"^haftungsausschluss|"
     r"^aviso legal|^avertissement", re.I,
 )  # fmt: skip
 # What only a site says about itself: comment prompts, app prompts, hit counters.
@@ -99,11 +100,36 @@ _SITE_TALK = re.compile(
     r"\bno comments\b|be the first to comment|comments are closed|download (?:our|the) app|"
     r"\bvisitor number\b|best viewed (?:at|with|in)|noch keine kommentare|"
     r"sé el primero en comentar|no hay comentarios|aucun commentaire|soyez le premier à|"
-    r"暂无评论|下载.{0,16}(?:客户端|app)", re.I,
+    r"暂无评论|下载.{0,16}(?:客户端|app)|"
+    # syndication notices
+    r"first (?:appeared|published) (?:in|on|by)\b|erschien zuerst|zuerst erschienen|"
+    r"publicad[oa] originalmente|apareci[óo] originalmente|paru (?:initialement|d'abord)|"
+    r"publié initialement|首发于|原载于|转载自|"
+    # reader call-outs and tip lines
+    r"send us your (?:photos|videos|stories|tips)|share your (?:story|photos|experience)|"
+    r"\bget in touch with (?:us|our)|\bcontact (?:us|our newsroom)|have a (?:news )?tip\b|"
+    r"escr[ií]b(?:enos|ir a nuestra redacci[óo]n)|schreiben sie (?:uns|der redaktion)|"
+    r"écrivez[- ]nous|contactez la rédaction|欢迎爆料|联系我们|"
+    # appeals for money
+    r"consider supporting us|support (?:us|our (?:work|journalism)|independent (?:journalism|"
+    r"reporting))\b|make a (?:donation|contribution)|apóyanos|apoya (?:nuestro|el) periodismo|"
+    r"unterstützen sie (?:uns|unseren journalismus)|soutenez[- ](?:nous|notre)|faites un don|"
+    r"支持我们", re.I,
 )  # fmt: skip
+# Headings of boxes that are never the story: a poll, comments, related or most-read lists.
+_BOX_HEADING = re.compile(
+    r"^(?:polls?|survey|quiz|comments?|reader comments|join the conversation|related(?: \w+)?|"
+    r"read more|more (?:from|on)\b.*|most (?:read|popular|viewed)|trending|editor'?s picks|"
+    r"encuesta|sondeo|comentarios|lo más leído|más noticias|umfrage|kommentare|meistgelesen|"
+    r"mehr zum thema|sondage|commentaires|les plus lus|à lire aussi|lire aussi|"
+    r"投票|评论|网友评论|相关阅读|相关新闻|热门文章|热门推荐)\s*(?:\(\d+\))?\s*:?$", re.I,
+)  # fmt: skip
+# Containers a box heading's box can be.
+_BOX_TAGS = ("div", "section", "aside", "table", "ul", "ol", "form", "footer", "details")
 _PAYWALL = re.compile(
     r"subscri(?:be|ption|bers?)\b|\bsign in\b|\blog in\b|suscr[ií]b|suscriptor|abonn[eé]|"
-    r"\babonnier|\babo\b|jetzt lesen|订阅|会员", re.I,
+    r"\babonnier|\babo\b|jetzt lesen|订阅|会员|il vous reste \d+|left to read|"
+    r"remaining of this article|te queda un \d+", re.I,
 )  # fmt: skip
 _TRAILER = re.compile(
     r"^(?:about|über|uber|acerca de|sobre|à propos de?|a propos de?|关于)\s+\S|"
@@ -125,6 +151,12 @@ def clean_markup(tree: Any) -> Any:
             continue
         if _is_furniture(element) and _prose_chars(element) <= ARTICLE_SHARE * prose:
             element.drop_tree()
+    for heading in _box_headings(tree):
+        box = next((a for a in heading.iterancestors(*_BOX_TAGS)), None)
+        if box is None or box.getparent() is None:
+            continue
+        if _prose_chars(box) <= ARTICLE_SHARE * prose:
+            box.drop_tree()
     for heading in _trailer_headings(tree, prose):
         if heading.getparent() is None:
             continue  # went with an earlier trailer heading
@@ -132,6 +164,15 @@ def clean_markup(tree: Any) -> Any:
             after.drop_tree()
         heading.drop_tree()
     return tree
+
+
+def _box_headings(tree: Any) -> list[Any]:
+    """Headings that name a box that is never the story ("Poll", "Comments (2)", "Lo más
+    leído"): their box goes, unless it holds much of the page's prose."""
+    return [
+        element for element in tree.iter("h2", "h3", "h4", "h5", "h6", "b", "strong", "p", "span")
+        if _BOX_HEADING.match(" ".join("".join(element.itertext()).split()))
+    ]  # fmt: skip
 
 
 def _trailer_headings(tree: Any, prose: int) -> list[Any]:
@@ -205,9 +246,12 @@ def is_prose(text: str) -> bool:
     return len(_WORD.findall(text)) >= 3
 
 
-def article_blocks(body: Any, title: str | None) -> list[str]:
-    """The extractor's output (its XML body) as paragraphs of the article's own text."""
+def article_blocks(body: Any, title: str | None, outlet: str | None = None) -> list[str]:
+    """The extractor's output (its XML body) as paragraphs of the article's own text; a block
+    that starts with the outlet's own name is the site talking about itself ("The Ledger is
+    owned by a trust …"), not the story."""
     units = list(_units(body))
+    own_name = _without_article(outlet or "")
     kept: list[str] = []
     listing = False  # inside a list that an article sentence introduced ("… three items:")
     for i, (kind, text) in enumerate(units):
@@ -220,9 +264,17 @@ def article_blocks(body: Any, title: str | None) -> list[str]:
         else:
             listing = _introduces_list(units, i)
             keep = (listing or is_prose(text)) and not _furniture_prose(text)
+            keep = keep and not (len(own_name) >= 4 and _without_article(text).startswith(own_name))
         if keep:
             kept.append(text)
     return kept
+
+
+def _without_article(text: str) -> str:
+    """Case-folded, without a leading article ("The Ledger" and "Ledger" are one name)."""
+    return re.sub(
+        r"^(?:the|el|la|los|las|le|les|l'|l’|die|der|das)\s*", "", text.casefold().strip()
+    )
 
 
 def _introduces_list(units: list[tuple[str, str]], index: int) -> bool:

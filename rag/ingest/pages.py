@@ -36,7 +36,7 @@ def extract_page(html: str, url: str | None) -> tuple[dict[str, Any], str]:
     meta = {"title": found.title, "date": found.date, "outlet": found.sitename,
             "author": found.author, "url": found.url or url, "lang": _page_lang(whole)}  # fmt: skip
     body = getattr(doc, "body", None)  # a Document (a dict only when asked for one)
-    blocks = furniture.article_blocks(body, found.title) if body is not None else []
+    blocks = furniture.article_blocks(body, found.title, found.sitename) if body is not None else []
     return meta, "\n\n".join(blocks) or furniture.visible_text(whole)
 
 

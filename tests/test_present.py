@@ -32,6 +32,7 @@ def test_text_rendering_is_the_cli_contract(seed_rag: RAG) -> None:
     assert render_text(present(answer, seed_rag.index.article)).splitlines() == [
         answer.answer,
         "  [1] Alibaba im Aufwind (002_d0874370ff9fac6c, de, 2026-01-11, chars 1885-2045)",
+        "      by Bn-Redaktion/js",  # the byline, as on the page and in Slack
     ]
 
 

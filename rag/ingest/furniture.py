@@ -81,7 +81,7 @@ TRAILER_AFTER = 0.5
 LINK_SHARE = 0.6
 
 _TERMINAL = ".!?…。！？"
-_CLOSERS = "\"'”’»«」』›)"
+_CLOSERS = "\"'”’“‘»«」』›‹)"  # “ closes a German quotation („…“)
 _CJK = "\u3040-\u30ff\u3400-\u9fff"
 _WORD = re.compile(rf"[{_CJK}]|[^\W\d_{_CJK}]{{2,}}")  # a CJK character counts as a word
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -114,7 +114,23 @@ _SITE_TALK = re.compile(
     r"consider supporting us|support (?:us|our (?:work|journalism)|independent (?:journalism|"
     r"reporting))\b|make a (?:donation|contribution)|apóyanos|apoya (?:nuestro|el) periodismo|"
     r"unterstützen sie (?:uns|unseren journalismus)|soutenez[- ](?:nous|notre)|faites un don|"
-    r"支持我们", re.I,
+    r"支持我们|please consider (?:making|supporting|a (?:donation|contribution))|"
+    r"costs money to produce|"
+    # the newsroom about its own work, newsletters, counters
+    r"\bour (?:live )?coverage\b.{0,80}\b(?:has|have) (?:now )?(?:ended|closed)|"
+    r"\bhas no (?:say|influence) over what we|part of our .{0,60}series|"
+    r"\b(?:email|write to|contact) our news ?(?:desk|room)|escribiendo a nuestra redacción|"
+    r"en écrivant à la rédaction|schreiben sie (?:uns|der redaktion)|"
+    r"本报将持续关注|新闻热线|提供线索|tell us (?:your|how|what|about)|"
+    r"cuéntanos|racontez[- ]nous|erzählen sie uns|(?:sign up|subscribe) (?:to|for) our|"
+    r"suscr[ií]bete a nuestr|abonnez-vous à notre|has been viewed [\d,.]+ times|"
+    r"se public[óo] originalmente|vous est offert par", re.I,
+)  # fmt: skip
+# A question put to the reader ("Are you affected …?", "¿Eres docente …?", "Vous habitez … ?").
+_READER_QUESTION = re.compile(
+    r"^¿?(?:are you|do you|have you|did you|were you|eres|tienes|vives|has |sind sie|haben sie|"
+    r"wohnen sie|kennen sie|vous (?:habitez|êtes|avez)|êtes-vous|avez-vous|您是否|你是否)"
+    r".*[?？]$", re.I,
 )  # fmt: skip
 # Headings of boxes that are never the story: a poll, comments, related or most-read lists.
 _BOX_HEADING = re.compile(
@@ -126,10 +142,13 @@ _BOX_HEADING = re.compile(
 )  # fmt: skip
 # Containers a box heading's box can be.
 _BOX_TAGS = ("div", "section", "aside", "table", "ul", "ol", "form", "footer", "details")
+# A paywall's sales lines (short blocks only: "Netflix gained 9 million subscribers." is news).
 _PAYWALL = re.compile(
-    r"subscri(?:be|ption|bers?)\b|\bsign in\b|\blog in\b|suscr[ií]b|suscriptor|abonn[eé]|"
-    r"\babonnier|\babo\b|jetzt lesen|订阅|会员|il vous reste \d+|left to read|"
-    r"remaining of this article|te queda un \d+", re.I,
+    r"\bsubscribe\b|already a subscriber|subscribers? only|for subscribers|\bsign in\b|"
+    r"\blog in\b|suscr[ií]bete|suscribirse|ya eres suscriptor|abonnez|réservé aux abonnés|"
+    r"déjà abonné|abonnieren|\babo\b|jetzt lesen|订阅|会员|il vous reste \d+|left to read|"
+    r"remaining of this article|te queda un \d+|free articles?|articles gratuits|"
+    r"artículos gratuitos|kostenlose artikel", re.I,
 )  # fmt: skip
 _TRAILER = re.compile(
     r"^(?:about|über|uber|acerca de|sobre|à propos de?|a propos de?|关于)\s+\S|"
@@ -299,8 +318,9 @@ def _prose_follows(units: list[tuple[str, str]], index: int) -> bool:
 
 def _furniture_prose(text: str) -> bool:
     return bool(_EMAIL.search(text) or _PHONE.search(text) or _COPYRIGHT.search(text)
-                or _SITE_TALK.search(text)
-                or (_PAYWALL.search(text) and len(_WORD.findall(text)) <= 20))  # fmt: skip
+                or _SITE_TALK.search(text) or _READER_QUESTION.match(text)
+                or text.startswith("SOURCE ")  # a wire press release's last line
+                or (_PAYWALL.search(text) and len(_WORD.findall(text)) <= 30))  # fmt: skip
 
 
 def _units(body: Any) -> Any:
